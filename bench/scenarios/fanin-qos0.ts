@@ -1,0 +1,62 @@
+import { CpuMeter } from '../loadgen/cpu-meter.js';
+import type { MqttConnection } from '../loadgen/mqtt-connection.js';
+import { makePublishTemplate } from '../loadgen/publish-template.js';
+import { Publisher } from '../loadgen/publisher.js';
+import { destroyAll, metric, open, round, runScenario, sleep } from './helpers.js';
+import type { BrokerTarget, ScenarioParams, ScenarioResult } from './types.js';
+
+/**
+ * QoS 0 fan-in: N publishers write flat out to one topic, one subscriber reads it. The headline
+ * is what the subscriber received per second; what the publishers offered is reported beside it.
+ */
+export function faninQos0(target: BrokerTarget, params: ScenarioParams): Promise<ScenarioResult> {
+  return runScenario('fanin-qos0', target, async (r) => {
+    const topic = 'bench/fanin';
+    const conns: MqttConnection[] = [];
+    const pubs: Publisher[] = [];
+    try {
+      const sub = await open(target, 'fanin-sub');
+      conns.push(sub);
+      await sub.subscribe([{ topic, qos: 0 }]);
+      const template = makePublishTemplate(topic, 0, params.payloadSize);
+      const pubConns = await Promise.all(Array.from({ length: params.fanInPublishers }, () => open(target, 'fanin-pub')));
+      conns.push(...pubConns);
+      pubConns.forEach((c, i) => pubs.push(new Publisher(c, { template, publisherIndex: i, batch: 32 })));
+      for (const p of pubs) p.start();
+
+      await sleep(params.warmupMs);
+      const meter = new CpuMeter(target.pid);
+      const recv0 = sub.counters.publishesIn;
+      const sent0 = sumSent(pubs);
+      meter.start();
+      await sleep(params.durationMs);
+      const cpu = meter.stop();
+      const received = sub.counters.publishesIn - recv0;
+      const sent = sumSent(pubs) - sent0;
+      for (const p of pubs) p.stop();
+
+      const delivered = (received / cpu.wallMs) * 1000;
+      const offered = (sent / cpu.wallMs) * 1000;
+      r.metrics.push(
+        metric('delivered_msg_s', Math.round(delivered), 'msg/s', 'higher'),
+        metric('offered_msg_s', Math.round(offered), 'msg/s', 'info'),
+        metric('delivered_pct', sent === 0 ? null : round((received / sent) * 100), '%', 'info'),
+      );
+      r.loadgenCpuPercent = round(cpu.loadgenPercent);
+      r.brokerCpuPercent = cpu.brokerPercent === null ? null : round(cpu.brokerPercent);
+      r.notes.push(`${params.fanInPublishers} publishers -> 1 subscriber, ${params.payloadSize} B payload`);
+      if (sub.closed) r.notes.push('the subscriber was disconnected during the run');
+      const dropped = pubConns.filter((c) => c.closed).length;
+      if (dropped > 0) r.notes.push(`${dropped} publishers were disconnected during the run`);
+    } finally {
+      for (const p of pubs) p.stop();
+      destroyAll(conns);
+    }
+  });
+}
+
+function sumSent(pubs: Publisher[]): number {
+  let n = 0;
+  for (const p of pubs) n += p.sent;
+  return n;
+}

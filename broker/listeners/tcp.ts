@@ -1,0 +1,25 @@
+import net from 'node:net';
+import type { MqttBroker } from '../mqtt/broker.js';
+import { listen, type BoundListener } from './listener.js';
+
+/** MQTT over plain TCP (port 1883 by default). */
+export async function startTcpListener(broker: MqttBroker, host: string, port: number): Promise<BoundListener> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    broker.accept(socket, { transport: 'tcp', remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 });
+  });
+  const bound = await listen(server, host, port);
+  return {
+    name: 'mqtt-tcp', host, port: bound,
+    close: () => closeServer(server, sockets),
+  };
+}
+
+export function closeServer(server: net.Server, sockets: Set<{ destroy(): void }>): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    for (const s of sockets) s.destroy();
+  });
+}

@@ -1,0 +1,48 @@
+import tls from 'node:tls';
+import type { MqttBroker } from '../mqtt/broker.js';
+import { listen, type BoundListener } from './listener.js';
+import { closeServer } from './tcp.js';
+
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  requireClientCert: boolean;
+}
+
+export function tlsServerOptions(files: TlsFiles): tls.TlsOptions {
+  return {
+    cert: files.cert,
+    key: files.key,
+    ca: files.ca,
+    // With a CA configured, client certificates are asked for and verified against it; without
+    // require_client_cert a client may still connect without one.
+    requestCert: files.ca !== undefined,
+    rejectUnauthorized: files.requireClientCert,
+  };
+}
+
+/** Subject CN of a verified client certificate, for certificate-based identity. */
+export function peerCommonName(socket: tls.TLSSocket): string | undefined {
+  if (!socket.authorized) return undefined;
+  const cert = socket.getPeerCertificate();
+  const cn = cert?.subject?.CN;
+  return Array.isArray(cn) ? cn[0] : cn;
+}
+
+/** MQTT over TLS (port 8883 by default). */
+export async function startTlsListener(broker: MqttBroker, host: string, port: number, files: TlsFiles): Promise<BoundListener> {
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer(tlsServerOptions(files), (socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.once('close', () => sockets.delete(socket));
+    broker.accept(socket, {
+      transport: 'tls', remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0,
+      certCommonName: peerCommonName(socket),
+    });
+  });
+  server.on('tlsClientError', (err) => broker.log.debug('TLS handshake failed', { error: err.message }));
+  const bound = await listen(server, host, port);
+  return { name: 'mqtt-tls', host, port: bound, close: () => closeServer(server, sockets) };
+}

@@ -1,0 +1,359 @@
+// The MQTT engine: sessions, connections, subscriptions, retained messages and wills, over one
+// StorageDriver. Transport-agnostic: listeners hand it byte streams through accept().
+
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../../common/log.js';
+import type { MessageProperties, QoS, StorageDriver, StoredMessage, SubscriptionRecord } from '../storage/driver.js';
+import { Connection, type ConnectionInfo } from './connection.js';
+import type { MqttOptions } from './options.js';
+import { Persister } from './persister.js';
+import { RetainStore } from './retain-store.js';
+import { Router, type SubEntry } from './router.js';
+import { Session, type OutMsg } from './session.js';
+import { RC } from './reason-codes.js';
+import type { ParsedFilter } from './topic.js';
+import { parseFilter } from './topic.js';
+
+const NEVER_EXPIRES = 0xffffffff;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface BrokerStats {
+  connects: number;
+  refused: number;
+  malformed: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  delivered: number;
+  dropped: number;
+  droppedSlow: number;
+  droppedTooLarge: number;
+  expired: number;
+  noSubscribers: number;
+}
+
+export class MqttBroker {
+  readonly sessions = new Map<string, Session>();
+  readonly connections = new Set<Connection>();
+  readonly router = new Router(this);
+  readonly retained = new RetainStore();
+  readonly persister: Persister;
+  readonly stats: BrokerStats = {
+    connects: 0, refused: 0, malformed: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0,
+    delivered: 0, dropped: 0, droppedSlow: 0, droppedTooLarge: 0, expired: 0, noSubscribers: 0,
+  };
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private messageCounter = 0;
+  private readonly idPrefix: string;
+  private closing = false;
+
+  constructor(
+    readonly options: MqttOptions,
+    readonly storage: StorageDriver,
+    readonly log: Logger,
+  ) {
+    this.persister = new Persister(storage);
+    this.idPrefix = `${options.nodeId}-${Date.now().toString(36)}-`;
+  }
+
+  /** Loads persisted sessions, subscriptions, queues and retained messages; starts timers. */
+  async open(): Promise<void> {
+    const storage = this.storage;
+    for (const m of await storage.listRetained()) this.retained.set(m);
+    const now = Date.now();
+    const records = await storage.listSessions();
+    for (const r of records) {
+      const s = new Session(this, r.clientId, r.protocolVersion, r.expiryInterval);
+      s.stored = true;
+      // A session still marked connected was cut off by a crash: it disconnected now.
+      s.disconnectedAt = r.disconnectedAt ?? now;
+      s.will = r.will ?? null;
+      this.sessions.set(r.clientId, s);
+      for (const o of await storage.listOutbound(r.clientId)) {
+        const e: OutMsg = {
+          seq: o.seq, message: o.message, qos: o.qos, retain: o.retain ?? false, subIds: o.subscriptionIds,
+          packetId: o.packetId, state: o.state, persisted: true,
+        };
+        s.restore(e);
+      }
+      for (const pid of await storage.listInboundQos2(r.clientId)) s.inbound2.add(pid);
+    }
+    for (const sub of await storage.listSubscriptions()) {
+      const s = this.sessions.get(sub.clientId);
+      const parsed = parseFilter(sub.filter);
+      if (s === undefined || typeof parsed === 'string') continue;
+      s.subs.set(sub.filter, sub);
+      this.router.trie.insert(parsed.filter, trieKey(s, parsed), entryFor(s, sub, parsed));
+    }
+    for (const s of this.sessions.values()) {
+      if (this.expired(s, now)) {
+        this.endSession(s);
+        continue;
+      }
+      if (s.will !== null) this.scheduleWill(s);
+      this.scheduleExpiry(s);
+    }
+    this.sweepTimer = setInterval(() => this.sweep(), 1000);
+    this.sweepTimer.unref();
+    this.log.info('broker state loaded', { sessions: this.sessions.size, retained: this.retained.size, storage: storage.name });
+  }
+
+  accept(stream: Duplex, info: ConnectionInfo): Connection | null {
+    if (this.closing) {
+      stream.destroy();
+      return null;
+    }
+    const conn = new Connection(this, stream, info);
+    this.connections.add(conn);
+    return conn;
+  }
+
+  /** Stops: DISCONNECT 0x8B to MQTT 5 clients, every connection closed, storage flushed and closed. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const conn of [...this.connections]) {
+      // The will stays with the session: the client did not go away, the server did.
+      conn.willDiscarded = true;
+      const s = conn.session;
+      if (s !== null && s.conn === conn && s.will === null && conn.will !== null) s.will = conn.will;
+      conn.disconnect(RC.SERVER_SHUTTING_DOWN, 'server shutting down');
+    }
+    for (const s of this.sessions.values()) {
+      if (s.willTimer) clearTimeout(s.willTimer);
+      if (s.expiryTimer) clearTimeout(s.expiryTimer);
+    }
+    await this.persister.drain();
+    this.persister.close();
+  }
+
+  assignClientId(): string {
+    return `auto-${this.idPrefix}${(++this.messageCounter).toString(36)}`;
+  }
+
+  makeMessage(topic: string, payload: Buffer, qos: QoS, retain: boolean, properties: MessageProperties | undefined, origin: string | undefined): StoredMessage {
+    const now = Date.now();
+    const m: StoredMessage = { id: this.idPrefix + (++this.messageCounter).toString(36), topic, payload, qos, retain, createdAt: now };
+    if (properties !== undefined) {
+      m.properties = properties;
+      if (properties.messageExpiryInterval !== undefined) m.expiresAt = now + properties.messageExpiryInterval * 1000;
+    }
+    if (origin !== undefined) m.origin = origin;
+    return m;
+  }
+
+  // ---- sessions ----
+
+  /** CONNECT: takes over a connected session, applies clean start, and attaches `conn`. */
+  openSession(conn: Connection, clientId: string, clean: boolean, expiry: number): { session: Session; present: boolean } {
+    let s = this.sessions.get(clientId);
+    if (s !== undefined && s.conn !== null) {
+      // [MQTT-3.1.4-3] the existing connection is closed; 0x8E in MQTT 5.
+      const old = s.conn;
+      s.conn = null;
+      old.session = null;
+      old.willDiscarded = true;
+      if (clean && old.will !== null && s.will === null) s.will = old.will;
+      old.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over by another connection');
+      s.disconnectedAt = Date.now();
+    }
+    if (s !== undefined && clean) {
+      // The old session ends: its pending will goes out now [MQTT-3.1.3-9 does not apply to a new session].
+      this.endSession(s);
+      s = undefined;
+    }
+    const present = s !== undefined;
+    if (s === undefined) {
+      s = new Session(this, clientId, conn.protocolVersion, expiry);
+      this.sessions.set(clientId, s);
+    } else {
+      // [MQTT-3.1.3-9] reconnecting before the will delay passed: no will.
+      if (s.willTimer) clearTimeout(s.willTimer);
+      s.willTimer = null;
+      if (s.expiryTimer) clearTimeout(s.expiryTimer);
+      s.expiryTimer = null;
+      s.protocolVersion = conn.protocolVersion;
+      s.expiryInterval = expiry;
+    }
+    s.will = conn.will;
+    s.conn = conn;
+    s.disconnectedAt = null;
+    conn.session = s;
+    if (s.persistent) {
+      this.persister.add({ op: 'session.put', session: s.record() });
+      s.stored = true;
+    } else if (s.stored) {
+      this.persister.add({ op: 'session.delete', clientId });
+      s.stored = false;
+      s.forEachQueued((e) => { e.persisted = false; });
+      for (const e of s.inflight.values()) e.persisted = false;
+    }
+    return { session: s, present };
+  }
+
+  onConnectionClosed(conn: Connection, wasConnected: boolean): void {
+    this.connections.delete(conn);
+    const s = conn.session;
+    if (!wasConnected || s === null || s.conn !== conn) return;
+    s.conn = null;
+    s.disconnectedAt = Date.now();
+    if (conn.willDiscarded) s.will = null;
+    if (this.closing) {
+      if (s.persistent) this.persister.add({ op: 'session.put', session: s.record() });
+      return;
+    }
+    // Shared-subscription messages not yet acknowledged go to another member of the group.
+    for (const e of s.takeShared()) {
+      if (!this.router.redeliverShared(e.group!, e.message, s)) s.deliver(e.message, e.qos, e.retain, e.subIds, e.group);
+    }
+    if (!s.persistent) {
+      this.endSession(s);
+      return;
+    }
+    this.persister.add({ op: 'session.put', session: s.record() });
+    if (s.will !== null) this.scheduleWill(s);
+    this.scheduleExpiry(s);
+  }
+
+  /** The session is over: will (if still pending), subscriptions, queues and storage go. */
+  endSession(s: Session): void {
+    if (s.willTimer) clearTimeout(s.willTimer);
+    if (s.expiryTimer) clearTimeout(s.expiryTimer);
+    s.willTimer = s.expiryTimer = null;
+    if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId);
+    for (const [raw, sub] of s.subs) {
+      const parsed = parseFilter(raw);
+      if (typeof parsed !== 'string') this.router.trie.remove(parsed.filter, trieKey(s, parsed));
+      void sub;
+    }
+    s.subs.clear();
+    s.clearMessages();
+    if (s.stored) {
+      this.persister.add({ op: 'session.delete', clientId: s.clientId });
+      s.stored = false;
+    }
+    if (s.will !== null) this.fireWill(s);
+  }
+
+  private scheduleWill(s: Session): void {
+    const will = s.will!;
+    const delayMs = Math.min(will.delayInterval, s.expiryInterval) * 1000 - (Date.now() - (s.disconnectedAt ?? Date.now()));
+    if (delayMs <= 0) {
+      this.fireWill(s);
+      return;
+    }
+    s.willTimer = setTimeout(() => {
+      s.willTimer = null;
+      if (s.conn === null && s.will === will) this.fireWill(s);
+    }, Math.min(delayMs, MAX_TIMER_MS));
+    s.willTimer.unref();
+  }
+
+  /** Publishes the will as a fresh message [MQTT-3.1.2-8]. */
+  private fireWill(s: Session): void {
+    const will = s.will;
+    if (will === null) return;
+    s.will = null;
+    if (s.stored) this.persister.add({ op: 'session.put', session: s.record() });
+    const w = will.message;
+    const m = this.makeMessage(w.topic, w.payload, w.qos, w.retain, w.properties, w.origin);
+    this.log.debug('publishing will', { clientId: s.clientId, topic: w.topic });
+    this.router.publish(m);
+  }
+
+  private expired(s: Session, now: number): boolean {
+    if (s.conn !== null || s.expiryInterval === NEVER_EXPIRES) return false;
+    return now - (s.disconnectedAt ?? now) >= s.expiryInterval * 1000;
+  }
+
+  private scheduleExpiry(s: Session): void {
+    if (s.expiryInterval === NEVER_EXPIRES) return;
+    const remaining = s.expiryInterval * 1000 - (Date.now() - (s.disconnectedAt ?? Date.now()));
+    s.expiryTimer = setTimeout(() => {
+      s.expiryTimer = null;
+      if (s.conn !== null) return;
+      if (this.expired(s, Date.now())) this.endSession(s);
+      else this.scheduleExpiry(s);
+    }, Math.max(0, Math.min(remaining, MAX_TIMER_MS)));
+    s.expiryTimer.unref();
+  }
+
+  // ---- subscriptions ----
+
+  /** Adds or replaces a subscription [MQTT-3.8.4-3]. Returns true when it is new. */
+  subscribe(s: Session, sub: SubscriptionRecord, parsed: ParsedFilter): boolean {
+    const isNew = !s.subs.has(sub.filter);
+    s.subs.set(sub.filter, sub);
+    this.router.trie.insert(parsed.filter, trieKey(s, parsed), entryFor(s, sub, parsed));
+    if (s.persistent) this.persister.add({ op: 'sub.put', sub });
+    return isNew;
+  }
+
+  unsubscribe(s: Session, filter: string): boolean {
+    if (!s.subs.delete(filter)) return false;
+    const parsed = parseFilter(filter);
+    if (typeof parsed !== 'string') this.router.trie.remove(parsed.filter, trieKey(s, parsed));
+    if (s.persistent) this.persister.add({ op: 'sub.delete', clientId: s.clientId, filter });
+    return true;
+  }
+
+  // ---- retained ----
+
+  /** Stores or clears the retained message of a topic [MQTT-3.3.1-5..7]. */
+  retain(m: StoredMessage): void {
+    if (m.payload.length === 0) {
+      if (this.retained.delete(m.topic)) this.persister.add({ op: 'retain.delete', topic: m.topic });
+      return;
+    }
+    this.retained.set(m);
+    this.persister.add({ op: 'retain.put', message: m });
+  }
+
+  /** Retained messages for a new subscription, with RETAIN set [MQTT-3.3.1-9]. */
+  sendRetained(s: Session, sub: SubscriptionRecord, filter: string): void {
+    const ids = sub.subscriptionId === undefined ? undefined : [sub.subscriptionId];
+    for (const m of this.retained.match(filter, Date.now())) {
+      const qos = (sub.qos < m.qos ? sub.qos : m.qos) as QoS;
+      s.deliver(m, qos, true, ids, undefined);
+    }
+  }
+
+  // ---- timers ----
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of this.connections) conn.checkTimeouts(now);
+  }
+
+  // ---- introspection ----
+
+  overview(): Record<string, number> {
+    let subscriptions = 0;
+    for (const s of this.sessions.values()) subscriptions += s.subs.size;
+    return {
+      connections: this.connections.size,
+      sessions: this.sessions.size,
+      subscriptions,
+      retained: this.retained.size,
+      messages_in: this.stats.messagesIn,
+      messages_out: this.stats.messagesOut,
+      messages_dropped: this.stats.dropped + this.stats.droppedSlow + this.stats.droppedTooLarge,
+      messages_expired: this.stats.expired,
+      messages_no_subscribers: this.stats.noSubscribers,
+      bytes_in: this.stats.bytesIn,
+      bytes_out: this.stats.bytesOut,
+      storage_batches: this.persister.batches,
+      storage_failures: this.persister.failures,
+    };
+  }
+}
+
+function trieKey(s: Session, parsed: ParsedFilter): string {
+  return parsed.group === undefined ? s.clientId : `${parsed.group}\u0000${s.clientId}`;
+}
+
+function entryFor(s: Session, sub: SubscriptionRecord, parsed: ParsedFilter): SubEntry {
+  return parsed.group === undefined ? { session: s, sub } : { session: s, sub, shareKey: `${parsed.group}\u0000${parsed.filter}` };
+}

@@ -1,0 +1,108 @@
+// PUBLISH from a client (section 3.3, 4.3): checks, topic alias resolution, routing, then the
+// acknowledgement once every copy that a persistent session needs is durable.
+
+import type { Connection } from '../connection.js';
+import type { IPublishPacket } from '../packets.js';
+import { RC } from '../reason-codes.js';
+import { topicNameError } from '../topic.js';
+import { isValidUtf8 } from '../utf8.js';
+import { protocolError } from './dispatch.js';
+
+export function handlePublish(conn: Connection, p: IPublishPacket): void {
+  const broker = conn.broker;
+  const opts = broker.options;
+  const v5 = conn.protocolVersion === 5;
+  const qos = p.qos;
+  conn.messagesIn++;
+  broker.stats.messagesIn++;
+
+  if (qos > opts.maxQos) return protocolError(conn, `[MQTT-3.2.2-11] QoS ${qos} exceeds maximum QoS ${opts.maxQos}`, RC.QOS_NOT_SUPPORTED);
+  if (p.retain && !opts.retainAvailable) return protocolError(conn, '[MQTT-3.2.2-14] retain is not available', RC.RETAIN_NOT_SUPPORTED);
+
+  let topic = p.topic;
+  const props = p.properties;
+  if (v5 && props?.topicAlias !== undefined) {
+    const alias = props.topicAlias;
+    if (alias === 0 || alias > opts.topicAliasMaximum) {
+      return protocolError(conn, `[MQTT-3.3.2-9] topic alias ${alias} is outside 1..${opts.topicAliasMaximum}`, RC.TOPIC_ALIAS_INVALID);
+    }
+    if (topic.length === 0) {
+      const known = conn.aliasesIn.get(alias);
+      if (known === undefined) return protocolError(conn, `topic alias ${alias} was never set on this connection`);
+      topic = known;
+    } else {
+      conn.aliasesIn.set(alias, topic); // [MQTT-3.3.2-12]
+    }
+  } else if (topic.length === 0) {
+    return protocolError(conn, '[MQTT-4.7.3-1] PUBLISH with an empty topic and no topic alias', v5 ? RC.PROTOCOL_ERROR : RC.MALFORMED_PACKET);
+  }
+  const topicErr = topicNameError(topic, opts);
+  if (topicErr !== null) return protocolError(conn, topicErr, RC.TOPIC_NAME_INVALID);
+  if (v5 && props?.subscriptionIdentifier !== undefined) {
+    return protocolError(conn, '[MQTT-3.3.4-6] a PUBLISH from a client must not carry a subscription identifier');
+  }
+
+  const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+  const session = conn.session!;
+  const pid = p.messageId!;
+
+  if (qos === 2 && session.inbound2.has(pid)) {
+    // [MQTT-4.3.3-9] a resent QoS 2 PUBLISH is not delivered again; just PUBREC once more.
+    broker.persister.after(() => {
+      if (!conn.closed) conn.writePacket({ cmd: 'pubrec', messageId: pid });
+    });
+    return;
+  }
+  if (qos > 0) {
+    conn.inboundPending++;
+    if (conn.inboundPending > opts.receiveMaximum) {
+      // [MQTT-3.3.4-9] more unacknowledged QoS 1/2 publishes than our Receive Maximum.
+      return protocolError(conn, `more than ${opts.receiveMaximum} unacknowledged QoS 1/2 publishes`, RC.RECEIVE_MAXIMUM_EXCEEDED);
+    }
+  }
+
+  if (v5 && props?.payloadFormatIndicator && !isValidUtf8(payload)) {
+    // [MQTT-3.3.2-4] the payload claims UTF-8 and is not: refuse it with 0x99.
+    broker.stats.dropped++;
+    if (qos === 0) return;
+    ack(conn, qos, pid, RC.PAYLOAD_FORMAT_INVALID, 'payload is not valid UTF-8');
+    return;
+  }
+
+  let messageProps: typeof props;
+  if (v5 && props !== undefined) {
+    const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = props;
+    messageProps = Object.keys(rest).length > 0 ? rest : undefined;
+  }
+  const message = broker.makeMessage(topic, payload, qos, p.retain, messageProps, conn.clientId);
+  const matched = broker.router.publish(message);
+
+  if (qos === 0) return;
+  if (qos === 2) {
+    session.inbound2.add(pid);
+    if (session.persistent) broker.persister.add({ op: 'in2.put', clientId: session.clientId, packetId: pid });
+  }
+  broker.persister.after((err) => {
+    if (conn.closed) return;
+    if (err !== null) {
+      // Not durable: never acknowledge. v5 gets an error code, v3 a closed connection so it resends.
+      broker.log.error('storage failed; publish not acknowledged', { clientId: conn.clientId, topic, error: err.message });
+      if (qos === 2) session.inbound2.delete(pid);
+      if (v5) ack(conn, qos, pid, RC.UNSPECIFIED_ERROR, 'storage unavailable');
+      else conn.destroy('storage unavailable');
+      return;
+    }
+    ack(conn, qos, pid, matched === 0 && v5 ? RC.NO_MATCHING_SUBSCRIBERS : RC.SUCCESS);
+  });
+}
+
+function ack(conn: Connection, qos: 1 | 2, messageId: number, reasonCode: number, reasonString?: string): void {
+  if (conn.closed) return;
+  if (qos === 1 || reasonCode >= 0x80) conn.inboundPending--;
+  const cmd = qos === 1 ? 'puback' : 'pubrec';
+  if (conn.protocolVersion === 5 && reasonCode !== RC.SUCCESS) {
+    conn.writePacket({ cmd, messageId, reasonCode, properties: reasonString ? { reasonString } : undefined });
+  } else {
+    conn.writePacket({ cmd, messageId });
+  }
+}

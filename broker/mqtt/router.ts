@@ -1,0 +1,140 @@
+// The publish pipeline after the handler's checks: retain, match the topic in the subscription
+// trie, pick one member per shared group, and hand one copy to each session. Delivery is pushed
+// straight to connected sessions; nothing polls.
+
+import type { StoredMessage, SubscriptionRecord } from '../storage/driver.js';
+import type { Session } from './session.js';
+import type { MqttBroker } from './broker.js';
+import { TopicTrie } from './topic-trie.js';
+
+export interface SubEntry {
+  session: Session;
+  sub: SubscriptionRecord;
+  /** `group\0filter` for shared subscriptions. */
+  shareKey?: string;
+}
+
+/** A topic's matches compiled for delivery: per session, and per shared group. */
+interface Plan {
+  direct: Array<{ session: Session; subs: SubEntry[] }>;
+  shared: Array<{ key: string; members: SubEntry[] }>;
+}
+
+export class Router {
+  readonly trie = new TopicTrie<SubEntry>();
+  private readonly plans = new WeakMap<readonly SubEntry[], Plan>();
+  private readonly roundRobin = new Map<string, number>();
+  private readonly sticky = new Map<string, string>();
+
+  constructor(private readonly broker: MqttBroker) {}
+
+  /** Routes one message; returns how many sessions (or shared groups) it went to. */
+  publish(m: StoredMessage): number {
+    if (m.retain) this.broker.retain(m);
+    const entries = this.trie.match(m.topic);
+    if (entries.length === 0) {
+      this.broker.stats.noSubscribers++;
+      return 0;
+    }
+    let plan = this.plans.get(entries);
+    if (plan === undefined) {
+      plan = compile(entries);
+      this.plans.set(entries, plan);
+    }
+    let count = 0;
+    for (let i = 0; i < plan.direct.length; i++) {
+      const { session, subs } = plan.direct[i]!;
+      if (subs.length === 1) {
+        const sub = subs[0]!.sub;
+        if (sub.noLocal && m.origin === session.clientId) continue; // [MQTT-3.8.3-3]
+        const qos = sub.qos < m.qos ? sub.qos : m.qos;
+        session.deliver(m, qos, sub.retainAsPublished && m.retain, sub.subscriptionId === undefined ? undefined : [sub.subscriptionId], undefined);
+        count++;
+        continue;
+      }
+      // Overlapping subscriptions of one session: one copy at the highest QoS, with every
+      // subscription identifier [MQTT-3.3.4-3] [MQTT-3.3.4-5].
+      let qos = -1;
+      let retain = false;
+      let ids: number[] | undefined;
+      for (const { sub } of subs) {
+        if (sub.noLocal && m.origin === session.clientId) continue;
+        const q = sub.qos < m.qos ? sub.qos : m.qos;
+        if (q > qos) qos = q;
+        if (sub.retainAsPublished && m.retain) retain = true;
+        if (sub.subscriptionId !== undefined) (ids ??= []).push(sub.subscriptionId);
+      }
+      if (qos < 0) continue;
+      session.deliver(m, qos as 0 | 1 | 2, retain, ids, undefined);
+      count++;
+    }
+    for (let i = 0; i < plan.shared.length; i++) {
+      const group = plan.shared[i]!;
+      const member = this.pick(group.key, group.members);
+      const sub = member.sub;
+      const qos = sub.qos < m.qos ? sub.qos : m.qos;
+      member.session.deliver(m, qos, sub.retainAsPublished && m.retain,
+        sub.subscriptionId === undefined ? undefined : [sub.subscriptionId], group.key);
+      count++;
+    }
+    return count;
+  }
+
+  /** Hands a message taken back from a departing shared-group member to another member. */
+  redeliverShared(shareKey: string, m: StoredMessage, exclude: Session): boolean {
+    const members: SubEntry[] = [];
+    for (const e of this.trie.match(m.topic)) {
+      if (e.shareKey === shareKey && e.session !== exclude && e.session.conn !== null) members.push(e);
+    }
+    if (members.length === 0) return false;
+    const member = this.pick(shareKey, members);
+    const qos = member.sub.qos < m.qos ? member.sub.qos : m.qos;
+    member.session.deliver(m, qos, member.sub.retainAsPublished && m.retain, undefined, shareKey);
+    return true;
+  }
+
+  /** One member per message: connected members first, then by the configured strategy. */
+  private pick(key: string, members: SubEntry[]): SubEntry {
+    let pool = members;
+    let online = 0;
+    for (const m of members) if (m.session.conn !== null) online++;
+    if (online > 0 && online < members.length) pool = members.filter((m) => m.session.conn !== null);
+    switch (this.broker.options.sharedStrategy) {
+      case 'random':
+        return pool[Math.floor(Math.random() * pool.length)]!;
+      case 'sticky': {
+        const last = this.sticky.get(key);
+        const found = last === undefined ? undefined : pool.find((m) => m.session.clientId === last);
+        if (found !== undefined) return found;
+        const chosen = pool[0]!;
+        this.sticky.set(key, chosen.session.clientId);
+        return chosen;
+      }
+      default: {
+        const n = this.roundRobin.get(key) ?? 0;
+        this.roundRobin.set(key, n + 1);
+        return pool[n % pool.length]!;
+      }
+    }
+  }
+}
+
+function compile(entries: readonly SubEntry[]): Plan {
+  const direct = new Map<Session, SubEntry[]>();
+  const shared = new Map<string, SubEntry[]>();
+  for (const e of entries) {
+    if (e.shareKey !== undefined) {
+      const list = shared.get(e.shareKey);
+      if (list === undefined) shared.set(e.shareKey, [e]);
+      else list.push(e);
+    } else {
+      const list = direct.get(e.session);
+      if (list === undefined) direct.set(e.session, [e]);
+      else list.push(e);
+    }
+  }
+  return {
+    direct: [...direct].map(([session, subs]) => ({ session, subs })),
+    shared: [...shared].map(([key, members]) => ({ key, members })),
+  };
+}

@@ -1,0 +1,95 @@
+// startBroker: the standalone broker process. Maps the validated config onto the engine, opens
+// storage, loads state, binds every configured listener and the admin API.
+
+import { readFileSync } from 'node:fs';
+import type { BrokerConfig } from '../common/config/index.js';
+import type { Logger } from '../common/log.js';
+import { startAdminServer } from './admin/http.js';
+import { MqttBroker } from './mqtt/broker.js';
+import type { MqttOptions } from './mqtt/options.js';
+import { createStorageDriver } from './storage/index.js';
+import type { BoundListener } from './listeners/listener.js';
+import { startTcpListener } from './listeners/tcp.js';
+import { startTlsListener, type TlsFiles } from './listeners/tls.js';
+import { startWsListener } from './listeners/ws.js';
+import { adminRoutes } from './admin/routes.js';
+
+export interface RunningBroker {
+  listeners: { name: string; host: string; port: number }[];
+  broker: MqttBroker;
+  close(): Promise<void>;
+}
+
+export function mqttOptionsFrom(config: BrokerConfig): MqttOptions {
+  const m = config.mqtt;
+  return {
+    nodeId: config.node_id,
+    maxPacketSize: m.max_packet_size,
+    maxQos: m.max_qos as 0 | 1 | 2,
+    retainAvailable: m.retain_available,
+    wildcardSubscriptionAvailable: m.wildcard_subscription_available,
+    subscriptionIdentifierAvailable: m.subscription_identifier_available,
+    sharedSubscriptionAvailable: m.shared_subscription_available,
+    topicAliasMaximum: m.topic_alias_maximum,
+    receiveMaximum: m.receive_maximum,
+    maxInflightOutbound: m.max_inflight_outbound,
+    serverKeepAlive: m.server_keep_alive,
+    maxKeepAlive: m.max_keep_alive,
+    maxSessionExpiryInterval: m.max_session_expiry_interval,
+    v3SessionExpiryInterval: m.v3_session_expiry_interval,
+    maxClientIdLength: m.max_client_id_length,
+    maxTopicLength: m.max_topic_length,
+    maxTopicLevels: m.max_topic_levels,
+    connectTimeoutMs: m.connect_timeout,
+    maxSubscriptionsPerClient: m.max_subscriptions_per_client,
+    offlineMessageEnable: config.offline_message.enable,
+    maxQueue: config.offline_message.max_queue,
+    queueQos0: config.offline_message.queue_qos0,
+    overflow: config.offline_message.overflow,
+    sharedStrategy: config.shared_subscription.strategy,
+    maxOutboundBuffer: 8 * 1024 * 1024,
+  };
+}
+
+export async function startBroker(config: BrokerConfig, log: Logger): Promise<RunningBroker> {
+  const storage = createStorageDriver({ driver: config.storage.driver, dataDir: config.data_dir, leveldb: { sync: config.storage.leveldb.sync } });
+  await storage.open();
+  const broker = new MqttBroker(mqttOptionsFrom(config), storage, log.child('mqtt'));
+  const bound: BoundListener[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const l of bound.splice(0).reverse()) await l.close().catch(() => undefined);
+    await broker.close();
+    await storage.close();
+  };
+  try {
+    await broker.open();
+    const host = config.mqtt.host;
+    let tlsFiles: TlsFiles | undefined;
+    if (config.tls.cert_file !== '') {
+      tlsFiles = {
+        cert: readFileSync(config.tls.cert_file),
+        key: readFileSync(config.tls.key_file),
+        ca: config.tls.ca_file !== '' ? readFileSync(config.tls.ca_file) : undefined,
+        requireClientCert: config.tls.require_client_cert,
+      };
+    }
+    if (config.mqtt.tcp_port >= 0) bound.push(await startTcpListener(broker, host, config.mqtt.tcp_port));
+    if (tlsFiles && config.mqtt.tls_port >= 0) bound.push(await startTlsListener(broker, host, config.mqtt.tls_port, tlsFiles));
+    if (config.mqtt.ws_port >= 0) bound.push(await startWsListener(broker, host, config.mqtt.ws_port, config.mqtt.ws_path));
+    if (tlsFiles && config.mqtt.wss_port >= 0) {
+      bound.push(await startWsListener(broker, host, config.mqtt.wss_port, config.mqtt.ws_path, tlsFiles));
+    }
+    if (config.admin.http_port >= 0) {
+      const admin = await startAdminServer({ host: config.admin.host, port: config.admin.http_port, log: log.child('admin'), routes: adminRoutes(broker) });
+      bound.push({ name: 'admin-http', host: config.admin.host, port: admin.port, close: admin.close });
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  return {
+    listeners: bound.map(({ name, host, port }) => ({ name, host, port })),
+    broker,
+    close: closeAll,
+  };
+}

@@ -1,0 +1,234 @@
+// The MQTT broker's configuration: schema (keys, defaults, constraints, docs) and typed shape.
+// config/broker.toml lists the same keys with the same defaults; a test keeps them in step.
+
+import type { LogLevel } from '../log.js';
+import { bool, bytes, crossChecks, duration, hostPort, int, oneOf, port, str, stringList, type Assert, type ConfigOf, type CrossCheckProblem, type Equal } from './schema.js';
+import { logKeys, serviceKeys } from './service-keys.js';
+
+const U16 = 65535;
+const U32 = 4294967295;
+/** Largest Remaining Length plus fixed header is bounded by the variable byte integer (MQTT 2.2.3). */
+const MQTT_MAX_PACKET = 268435455;
+
+export const storageDrivers = ['memory', 'leveldb', 'journal', 'mysql', 's3'] as const;
+export type StorageDriverName = (typeof storageDrivers)[number];
+
+export const sharedSubscriptionStrategies = ['round_robin', 'random', 'sticky'] as const;
+export type SharedSubscriptionStrategy = (typeof sharedSubscriptionStrategies)[number];
+
+export const offlineOverflowPolicies = ['drop_oldest', 'drop_new'] as const;
+export type OfflineOverflowPolicy = (typeof offlineOverflowPolicies)[number];
+
+const nonEmpty = { test: (v: string) => v.length > 0, expected: 'a non-empty string' };
+
+export const brokerSchema = {
+  ...serviceKeys(1229),
+  placement: {
+    addrs: stringList({
+      default: [],
+      item: hostPort,
+      doc: 'Placement center addresses ("host:port"); empty = standalone with embedded placement and journal.',
+    }),
+  },
+  mqtt: {
+    host: str({ default: '0.0.0.0', pattern: nonEmpty, doc: 'Address every MQTT listener binds.' }),
+    tcp_port: port({ default: 1883, doc: 'MQTT over TCP (0 = any free port, -1 = disabled).' }),
+    tls_port: port({ default: 8883, doc: 'MQTT over TLS; listens only when tls.cert_file and tls.key_file are set.' }),
+    ws_port: port({ default: 8083, doc: 'MQTT over WebSocket, on mqtt.ws_path.' }),
+    wss_port: port({ default: 8084, doc: 'MQTT over secure WebSocket, on mqtt.ws_path; needs the tls.* files.' }),
+    quic_port: port({ default: 14567, doc: 'MQTT over QUIC (reserved; no QUIC listener is built yet).' }),
+    ws_path: str({
+      default: '/mqtt',
+      pattern: { test: (v) => v.startsWith('/'), expected: 'a path starting with "/"' },
+      doc: 'HTTP path of the WebSocket and secure WebSocket listeners.',
+    }),
+    max_packet_size: bytes({
+      default: '10MB',
+      min: 2,
+      max: MQTT_MAX_PACKET,
+      doc: 'Largest whole packet accepted from a client, in bytes (larger: 0x95 and close); sent as Maximum Packet Size in v5 CONNACK.',
+    }),
+    max_qos: int<0 | 1 | 2>({ default: 2, min: 0, max: 2, doc: 'Highest QoS the broker grants and accepts (v5 CONNACK Maximum QoS).' }),
+    retain_available: bool({ default: true, doc: 'Whether retained messages are supported.' }),
+    wildcard_subscription_available: bool({ default: true, doc: 'Whether filters with + and # are accepted.' }),
+    subscription_identifier_available: bool({ default: true, doc: 'Whether v5 subscription identifiers are accepted.' }),
+    shared_subscription_available: bool({ default: true, doc: 'Whether $share/{group}/{filter} and $queue/{filter} are accepted.' }),
+    topic_alias_maximum: int({ default: U16, min: 0, max: U16, doc: 'Topic aliases a v5 client may use towards the broker (0 = none).' }),
+    receive_maximum: int({
+      default: U16,
+      min: 1,
+      max: U16,
+      doc: 'Unacknowledged inbound QoS 1/2 PUBLISH packets the broker accepts per client (v5 CONNACK Receive Maximum).',
+    }),
+    max_inflight_outbound: int({
+      default: 1024,
+      min: 1,
+      max: U16,
+      doc: "Cap on unacknowledged outbound QoS 1/2 messages per client, also bounded by the client's Receive Maximum.",
+    }),
+    server_keep_alive: int({ default: 0, min: 0, max: U16, doc: "Keep alive (seconds) imposed on v5 clients; 0 = accept the client's." }),
+    max_keep_alive: int({ default: U16, min: 0, max: U16, doc: 'Largest keep alive (seconds) the broker accepts; larger requests are lowered.' }),
+    max_session_expiry_interval: int({ default: U32, min: 0, max: U32, doc: 'Largest v5 session expiry interval (seconds) honoured.' }),
+    v3_session_expiry_interval: int({
+      default: U32,
+      min: 0,
+      max: U32,
+      doc: 'Seconds an offline v3 clean_session=0 session is kept (4294967295 = forever).',
+    }),
+    max_client_id_length: int({ default: U16, min: 23, max: U16, doc: 'Longest client identifier accepted (the spec requires at least 23).' }),
+    max_topic_length: int({ default: U16, min: 1, max: U16, doc: 'Longest topic name or filter accepted, in UTF-8 bytes.' }),
+    max_topic_levels: int({ default: 128, min: 1, max: U16, doc: 'Most "/"-separated levels in a topic name or filter.' }),
+    connect_timeout: duration({
+      default: '10s',
+      minMs: 1,
+      doc: 'Close a connection that has not sent CONNECT within this time.',
+    }),
+    max_subscriptions_per_client: int({ default: 0, min: 0, doc: 'Most subscriptions one session may hold (0 = unlimited).' }),
+  },
+  offline_message: {
+    enable: bool({ default: true, doc: 'Queue QoS 1/2 messages for offline persistent sessions.' }),
+    max_queue: int({ default: 10000, min: 1, doc: 'Most messages queued per offline session.' }),
+    queue_qos0: bool({ default: false, doc: 'Also queue QoS 0 messages for offline sessions.' }),
+    overflow: oneOf({
+      values: offlineOverflowPolicies,
+      default: 'drop_oldest',
+      doc: 'When the queue is full: drop_oldest (make room) or drop_new (refuse the new message).',
+    }),
+  },
+  shared_subscription: {
+    strategy: oneOf({
+      values: sharedSubscriptionStrategies,
+      default: 'round_robin',
+      doc: 'How a shared subscription group picks the member for a message: round_robin, random or sticky.',
+    }),
+  },
+  tls: {
+    cert_file: str({ default: '', doc: 'PEM certificate chain for the TLS and WSS listeners ("" = those listeners stay off).' }),
+    key_file: str({ default: '', doc: 'PEM private key for tls.cert_file.' }),
+    ca_file: str({ default: '', doc: 'PEM CA bundle; when set, client certificates are requested and verified against it.' }),
+    require_client_cert: bool({ default: false, doc: 'Refuse TLS clients without a valid certificate (needs tls.ca_file).' }),
+  },
+  admin: {
+    host: str({ default: '0.0.0.0', pattern: nonEmpty, doc: 'Address the admin HTTP API binds.' }),
+    http_port: port({ default: 8080, doc: 'Admin HTTP API: /health, /api/..., /metrics (0 = any free port, -1 = disabled).' }),
+  },
+  storage: {
+    driver: oneOf({
+      values: storageDrivers,
+      default: 'leveldb',
+      doc: 'Where sessions, subscriptions, queued, in-flight and retained messages persist: memory, leveldb, journal, mysql or s3.',
+    }),
+    leveldb: {
+      sync: bool({
+        default: false,
+        doc: 'fsync every batch; false still survives a process kill (kill -9), not a power loss.',
+      }),
+    },
+    mysql: {
+      url: str({ default: '', doc: 'mysql://user:password@host:port/database, for storage.driver = "mysql".' }),
+    },
+    s3: {
+      endpoint: str({ default: '', doc: 'S3-compatible endpoint URL, for storage.driver = "s3".' }),
+      bucket: str({ default: '', doc: 'Bucket that holds the broker objects.' }),
+      access_key: str({ default: '', doc: 'Access key id.' }),
+      secret_key: str({ default: '', doc: 'Secret access key.' }),
+    },
+  },
+  log: logKeys(),
+  [crossChecks]: checkBroker,
+};
+
+function checkBroker(c: BrokerConfig): CrossCheckProblem[] {
+  const problems: CrossCheckProblem[] = [];
+  if ((c.tls.cert_file === '') !== (c.tls.key_file === '')) {
+    const missing = c.tls.cert_file === '' ? 'tls.cert_file' : 'tls.key_file';
+    problems.push({ path: missing, message: 'tls.cert_file and tls.key_file must be set together' });
+  }
+  if (c.tls.require_client_cert && c.tls.ca_file === '') {
+    problems.push({ path: 'tls.ca_file', message: 'required when tls.require_client_cert = true (client certificates are verified against it)' });
+  }
+  if (c.storage.driver === 'mysql' && c.storage.mysql.url === '') {
+    problems.push({ path: 'storage.mysql.url', message: 'required when storage.driver = "mysql"' });
+  }
+  if (c.storage.driver === 's3') {
+    for (const key of ['endpoint', 'bucket'] as const) {
+      if (c.storage.s3[key] === '') problems.push({ path: `storage.s3.${key}`, message: 'required when storage.driver = "s3"' });
+    }
+  }
+  return problems;
+}
+
+/**
+ * The broker's validated, deeply frozen configuration. Keys are the TOML keys unchanged
+ * (snake_case). Durations are milliseconds, sizes are bytes, ports use 0 = any free port and
+ * -1 = disabled.
+ */
+export interface BrokerConfig {
+  readonly node_id: number;
+  readonly cluster_name: string;
+  readonly data_dir: string;
+  readonly grpc_port: number;
+  readonly placement: { readonly addrs: readonly string[] };
+  readonly mqtt: {
+    readonly host: string;
+    readonly tcp_port: number;
+    readonly tls_port: number;
+    readonly ws_port: number;
+    readonly wss_port: number;
+    readonly quic_port: number;
+    readonly ws_path: string;
+    /** bytes */
+    readonly max_packet_size: number;
+    readonly max_qos: 0 | 1 | 2;
+    readonly retain_available: boolean;
+    readonly wildcard_subscription_available: boolean;
+    readonly subscription_identifier_available: boolean;
+    readonly shared_subscription_available: boolean;
+    readonly topic_alias_maximum: number;
+    readonly receive_maximum: number;
+    readonly max_inflight_outbound: number;
+    /** seconds */
+    readonly server_keep_alive: number;
+    /** seconds */
+    readonly max_keep_alive: number;
+    /** seconds */
+    readonly max_session_expiry_interval: number;
+    /** seconds */
+    readonly v3_session_expiry_interval: number;
+    readonly max_client_id_length: number;
+    readonly max_topic_length: number;
+    readonly max_topic_levels: number;
+    /** milliseconds */
+    readonly connect_timeout: number;
+    readonly max_subscriptions_per_client: number;
+  };
+  readonly offline_message: {
+    readonly enable: boolean;
+    readonly max_queue: number;
+    readonly queue_qos0: boolean;
+    readonly overflow: OfflineOverflowPolicy;
+  };
+  readonly shared_subscription: { readonly strategy: SharedSubscriptionStrategy };
+  readonly tls: {
+    readonly cert_file: string;
+    readonly key_file: string;
+    readonly ca_file: string;
+    readonly require_client_cert: boolean;
+  };
+  readonly admin: { readonly host: string; readonly http_port: number };
+  readonly storage: {
+    readonly driver: StorageDriverName;
+    readonly leveldb: { readonly sync: boolean };
+    readonly mysql: { readonly url: string };
+    readonly s3: {
+      readonly endpoint: string;
+      readonly bucket: string;
+      readonly access_key: string;
+      readonly secret_key: string;
+    };
+  };
+  readonly log: { readonly level: LogLevel };
+}
+
+/** Compile-time proof that the interface above and the schema describe the same object. */
+export type BrokerConfigMatchesSchema = Assert<Equal<BrokerConfig, ConfigOf<typeof brokerSchema>>>;
