@@ -56,13 +56,42 @@ export function formatCell(value: Cell): string {
 }
 
 function escapeControl(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
-// Code points, not UTF-16 units, so that emoji and other astral characters count once.
-function width(text: string): number {
-  return Array.from(text).length;
+// Terminal columns: CJK and emoji take two, combining marks and joiners none. An approximation of
+// Unicode East Asian Width that covers topic names and client ids seen in practice.
+const wideRanges: readonly (readonly [number, number])[] = [
+  [0x1100, 0x115f],
+  [0x2e80, 0x303e],
+  [0x3041, 0x33ff],
+  [0x3400, 0x4dbf],
+  [0x4e00, 0x9fff],
+  [0xa000, 0xa4cf],
+  [0xac00, 0xd7a3],
+  [0xf900, 0xfaff],
+  [0xfe30, 0xfe4f],
+  [0xff00, 0xff60],
+  [0xffe0, 0xffe6],
+  [0x1f300, 0x1f64f],
+  [0x1f900, 0x1f9ff],
+  [0x20000, 0x3fffd],
+];
+const zeroWidthRanges: readonly (readonly [number, number])[] = [
+  [0x0300, 0x036f],
+  [0x200b, 0x200f],
+  [0xfe00, 0xfe0f],
+];
+
+const inRanges = (cp: number, ranges: readonly (readonly [number, number])[]): boolean => ranges.some(([lo, hi]) => cp >= lo && cp <= hi);
+
+export function width(text: string): number {
+  let w = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    w += inRanges(cp, zeroWidthRanges) ? 0 : inRanges(cp, wideRanges) ? 2 : 1;
+  }
+  return w;
 }
 
 function padEnd(text: string, w: number): string {

@@ -20,6 +20,11 @@ export interface PublisherOptions {
   maxMessages?: number;
   /** Write seq/publisher/send time into every payload (costs a copy per message). */
   stamp?: boolean;
+  /**
+   * End-to-end flow control: how many more messages may be sent now (e.g. a window minus the
+   * messages sent but not yet received by the subscriber). Call `resume()` when it grows.
+   */
+  gate?: () => number;
 }
 
 /**
@@ -44,6 +49,7 @@ export class Publisher {
   private readonly max: number;
   private readonly stamp: boolean;
   private readonly rate: number | undefined;
+  private readonly gate: (() => number) | undefined;
   private readonly constant: Buffer | null;
   private readonly inflightIds: Uint8Array | null;
   private inflight = 0;
@@ -63,6 +69,7 @@ export class Publisher {
     this.max = opts.maxMessages ?? Infinity;
     this.stamp = opts.stamp ?? false;
     this.rate = opts.rate;
+    this.gate = opts.gate;
     this.constant = !this.stamp && opts.template.qos === 0 ? repeatTemplate(opts.template, this.batch) : null;
     this.inflightIds = opts.template.qos > 0 ? new Uint8Array(65536) : null;
     const prev = conn.handlers.onDelivered;
@@ -93,6 +100,11 @@ export class Publisher {
 
   stop(): void {
     this.running = false;
+  }
+
+  /** Re-arms a flat-out publisher held back by its gate; cheap enough to call per message. */
+  resume(): void {
+    if (this.rate === undefined && !this.waitingDrain) this.schedule();
   }
 
   /** Resolves once every message sent has been acknowledged (QoS > 0) or at once (QoS 0). */
@@ -156,6 +168,7 @@ export class Publisher {
   /** How many of `want` messages may go now (window, packet ids and the message limit). */
   private room(want: number): number {
     let n = Math.min(want, this.max - this.sent);
+    if (this.gate !== undefined) n = Math.min(n, this.gate());
     if (this.inflightIds !== null) {
       n = Math.min(n, this.window - this.inflight);
       // Ids are taken in order; stop at one still in flight (a long-unacknowledged message).

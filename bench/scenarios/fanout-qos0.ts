@@ -55,7 +55,7 @@ export function fanoutQos0(target: BrokerTarget, params: ScenarioParams): Promis
         metric('fixed_delivered_msg_s', Math.round((fixed.delivered / fixed.cpu.wallMs) * 1000), 'msg/s', 'higher'),
         metric('fixed_offered_msg_s', Math.round((offeredCopies / fixed.cpu.wallMs) * 1000), 'msg/s', 'info'),
         metric('fixed_delivered_pct', offeredCopies === 0 ? null : round((fixed.delivered / offeredCopies) * 100), '%', 'higher'),
-        metric('flatout_published_msg_s', Math.round((out.sent / out.cpu.wallMs) * 1000), 'msg/s', 'info'),
+        metric('flatout_written_msg_s', Math.round((out.sent / out.cpu.wallMs) * 1000), 'msg/s', 'info'),
       );
       r.loadgenCpuPercent = round(out.cpu.loadgenPercent);
       r.brokerCpuPercent = out.cpu.brokerPercent === null ? null : round(out.cpu.brokerPercent);

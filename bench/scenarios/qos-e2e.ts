@@ -8,8 +8,10 @@ import { destroyAll, metric, open, round, runScenario, sleep, waitForCount } fro
 import type { BrokerTarget, ScenarioParams, ScenarioResult } from './types.js';
 
 /**
- * QoS 1 / QoS 2 end to end: publishers with an in-flight window write flat out; one subscriber at
- * the same QoS acknowledges everything (PUBACK, or PUBREC/PUBCOMP). Every payload carries its
+ * QoS 1 / QoS 2 end to end: publishers write flat out, each holding at most `qosWindow` messages
+ * that the subscriber has not yet received (an end-to-end window, so a broker that acknowledges
+ * faster than it delivers builds no unbounded backlog); one subscriber at the same QoS
+ * acknowledges everything (PUBACK, or PUBREC/PUBREL/PUBCOMP). Every payload carries its
  * publisher and sequence number, so after the window closes and the stragglers settle the run
  * counts loss (sent, never received) and duplicates (received twice) exactly. QoS 2 passes its
  * exactly-once check only with both at zero [MQTT-4.3.3].
@@ -28,8 +30,12 @@ export function qosE2e(qos: 1 | 2): (target: BrokerTarget, params: ScenarioParam
           onPublish: (buf, start) => {
             const idx = buf.readUInt32LE(start + PAYLOAD_PUBLISHER);
             const t = trackers[idx];
-            if (t === undefined) foreign++;
-            else t.record(buf.readUInt32LE(start + PAYLOAD_SEQ));
+            if (t === undefined) {
+              foreign++;
+              return;
+            }
+            t.record(buf.readUInt32LE(start + PAYLOAD_SEQ));
+            pubs[idx]?.resume();
           },
         });
         conns.push(sub);
@@ -39,7 +45,16 @@ export function qosE2e(qos: 1 | 2): (target: BrokerTarget, params: ScenarioParam
         const pubConns = await Promise.all(trackers.map(() => open(target, `${name}-pub`)));
         conns.push(...pubConns);
         pubConns.forEach((c, i) =>
-          pubs.push(new Publisher(c, { template, publisherIndex: i, batch: 16, window: params.qosWindow, stamp: true })),
+          pubs.push(
+            new Publisher(c, {
+              template,
+              publisherIndex: i,
+              batch: 16,
+              window: params.qosWindow,
+              stamp: true,
+              gate: () => params.qosWindow - (pubs[i].sent - trackers[i].unique),
+            }),
+          ),
         );
         for (const p of pubs) p.start();
 
@@ -74,7 +89,7 @@ export function qosE2e(qos: 1 | 2): (target: BrokerTarget, params: ScenarioParam
         r.loadgenCpuPercent = round(cpu.loadgenPercent);
         r.brokerCpuPercent = cpu.brokerPercent === null ? null : round(cpu.brokerPercent);
         r.notes.push(
-          `${params.qosPublishers} publishers (window ${params.qosWindow}) -> 1 subscriber; ${sent} sent in total, ` +
+          `${params.qosPublishers} publishers (end-to-end window ${params.qosWindow}) -> 1 subscriber; ${sent} sent in total, ` +
             `${sum(trackers, (t) => t.outOfOrder)} out of order, ${sub.counters.qos2Redeliveries} QoS 2 redeliveries absorbed`,
         );
         if (foreign > 0) r.notes.push(`${foreign} messages with an unknown publisher index`);

@@ -86,9 +86,10 @@ export class Connection {
     if (err !== null && !this.closed) {
       this.broker.stats.malformed++;
       if (this.state === 'awaiting-connect' && (err.kind === 'unsupported_protocol_version' || err.kind === 'unsupported_protocol_name')) {
-        // [MQTT-3.1.2-2] answer with the version the client can read, then close.
-        const v5 = this.parser.protocolVersion === 5 || (err as { answerVersion?: number }).answerVersion === 5;
-        if (err.kind === 'unsupported_protocol_version' || v5) {
+        // [MQTT-3.1.2-2] answer in the CONNACK format the client can read, then close; a wrong
+        // protocol name may just be closed [MQTT-3.1.2-1].
+        if (err.answerVersion !== undefined) {
+          const v5 = err.answerVersion === 5;
           this.protocolVersion = v5 ? 5 : 4;
           this.writePacket(v5
             ? { cmd: 'connack', sessionPresent: false, reasonCode: RC.UNSUPPORTED_PROTOCOL_VERSION }

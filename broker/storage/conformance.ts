@@ -244,18 +244,18 @@ const delayedArb: fc.Arbitrary<DelayedRecord> = fc.record({
   fireAt: fc.integer({ min: 0, max: 2 ** 45 }),
 });
 
-const opArb: fc.Arbitrary<StorageOp> = fc.oneof(
+const singleOpArb: fc.Arbitrary<StorageOp> = fc.oneof(
   { weight: 3, arbitrary: sessionArb.map((s): StorageOp => ({ op: 'session.put', session: s })) },
   { weight: 1, arbitrary: fc.constantFrom(...CLIENTS).map((c): StorageOp => ({ op: 'session.delete', clientId: c })) },
-  { weight: 2, arbitrary: subArb.map((s): StorageOp => ({ op: 'sub.put', sub: s })) },
+  { weight: 1, arbitrary: subArb.map((s): StorageOp => ({ op: 'sub.put', sub: s })) },
   {
     weight: 1,
     arbitrary: fc
       .tuple(fc.constantFrom(...CLIENTS), fc.constantFrom(...FILTERS))
       .map(([c, f]): StorageOp => ({ op: 'sub.delete', clientId: c, filter: f })),
   },
-  { weight: 4, arbitrary: messageArb(fc.constantFrom(...MSG_IDS)).map((m): StorageOp => ({ op: 'msg.put', message: m })) },
-  { weight: 6, arbitrary: entryArb.map((e): StorageOp => ({ op: 'out.put', entry: e })) },
+  { weight: 2, arbitrary: messageArb(fc.constantFrom(...MSG_IDS)).map((m): StorageOp => ({ op: 'msg.put', message: m })) },
+  { weight: 1, arbitrary: entryArb.map((e): StorageOp => ({ op: 'out.put', entry: e })) },
   {
     weight: 3,
     arbitrary: fc.tuple(fc.constantFrom(...CLIENTS), seqArb).map(([c, s]): StorageOp => ({ op: 'out.delete', clientId: c, seq: s })),
@@ -278,7 +278,48 @@ const opArb: fc.Arbitrary<StorageOp> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(...DELAYED_IDS).map((id): StorageOp => ({ op: 'delayed.delete', id })) },
 );
 
-const batchArb = fc.array(opArb, { minLength: 0, maxLength: 10 });
+/** Usually true: a bundle brings what its op needs, so most batches are valid and state grows. */
+const mostly = fc.integer({ min: 0, max: 19 }).map((x) => x !== 0);
+
+/**
+ * An op together with (usually) the session.put / msg.put it depends on; now and then the
+ * prerequisite is left out, so batches that must be rejected whole come up too.
+ */
+const bundleArb: fc.Arbitrary<StorageOp[]> = fc.oneof(
+  { weight: 3, arbitrary: singleOpArb.map((op) => [op]) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(entryArb, sessionArb, messageArb(fc.constantFrom(...MSG_IDS)), mostly, mostly)
+      .map(([e, s, m, withSession, withMessage]) => {
+        const ops: StorageOp[] = [];
+        if (withSession) ops.push({ op: 'session.put', session: { ...s, clientId: e.clientId } });
+        if (withMessage) ops.push({ op: 'msg.put', message: { ...m, id: e.messageId } });
+        ops.push({ op: 'out.put', entry: e });
+        return ops;
+      }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(subArb, sessionArb, mostly).map(([sub, s, withSession]) => {
+      const ops: StorageOp[] = withSession ? [{ op: 'session.put', session: { ...s, clientId: sub.clientId } }] : [];
+      ops.push({ op: 'sub.put', sub });
+      return ops;
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...CLIENTS), fc.constantFrom(1, 2, 65535), sessionArb, mostly)
+      .map(([c, p, s, withSession]) => {
+        const ops: StorageOp[] = withSession ? [{ op: 'session.put', session: { ...s, clientId: c } }] : [];
+        ops.push({ op: 'in2.put', clientId: c, packetId: p });
+        return ops;
+      }),
+  },
+);
+
+const batchArb = fc.array(bundleArb, { minLength: 0, maxLength: 6 }).map((bundles) => bundles.flat());
 
 interface Real {
   driver: StorageDriver;
@@ -886,6 +927,23 @@ export function storageConformanceSuite(
           expect(await h.driver.listOutbound('keep')).toEqual([]);
         });
       }
+
+      t('sub.put, out.put and in2.put for a session deleted by an earlier batch are rejected', async (h) => {
+        await h.driver.apply([
+          { op: 'session.put', session: session('gone') },
+          { op: 'session.put', session: session('stays') },
+          { op: 'msg.put', message: message('m') },
+          { op: 'out.put', entry: entry('stays', 1, 'm') },
+        ]);
+        await h.driver.apply([{ op: 'session.delete', clientId: 'gone' }]);
+        for (let round = 0; round < 2; round++) {
+          await expectOpError(h.driver.apply([{ op: 'sub.put', sub: subscription('gone', 'x') }]), 0);
+          await expectOpError(h.driver.apply([{ op: 'out.put', entry: entry('gone', 1, 'm') }]), 0);
+          await expectOpError(h.driver.apply([{ op: 'in2.put', clientId: 'gone', packetId: 1 }]), 0);
+          await h.reopen();
+        }
+        expect(await dumpDriver(h.driver, ['gone'])).toMatchObject({ sessions: [session('stays')], subscriptions: [] });
+      });
 
       t('an empty batch resolves and changes nothing', async (h) => {
         await h.driver.apply([]);

@@ -79,10 +79,10 @@ export function decodeBody(
     case PacketType.UNSUBACK:
       return decodeUnsuback(r);
     case PacketType.PINGREQ:
-      r.expectEnd('the fixed header (MQTT 5 §3.12.1: no variable header)');
+      r.expectEnd('the fixed header');
       return { cmd: 'pingreq' };
     case PacketType.PINGRESP:
-      r.expectEnd('the fixed header (MQTT 5 §3.13.1: no variable header)');
+      r.expectEnd('the fixed header');
       return { cmd: 'pingresp' };
     case PacketType.DISCONNECT:
       return decodeDisconnect(r);
@@ -194,14 +194,14 @@ function decodeConnect(r: Reader): IConnectPacket {
   }
   if (usernameFlag) packet.username = cr.utf8('User Name');
   if (passwordFlag) packet.password = cr.binary('Password');
-  cr.expectEnd('its last payload field (MQTT 5 §3.1.3)');
+  cr.expectEnd('its last payload field');
   return packet;
 }
 
 function decodeConnack(r: Reader): IConnackPacket {
   const flags = r.u8('Connect Acknowledge Flags');
   if (flags & 0xfe) {
-    r.malformed(`${cite(r.version, '[MQTT-3.2.2-1]', '§3.2.2.1')} CONNACK Connect Acknowledge Flags bits 7-1 are reserved and must be 0, got 0x${flags.toString(16)}`);
+    r.malformed(`${cite(r.version, '[MQTT-3.2.2-1]', 'MQTT 3.1.1 §3.2.2.1')} CONNACK Connect Acknowledge Flags bits 7-1 are reserved and must be 0, got 0x${flags.toString(16)}`);
   }
   const code = r.u8(r.version === 5 ? 'Reason Code' : 'Connect Return code');
   const packet: IConnackPacket = { cmd: 'connack', sessionPresent: flags === 1 };
@@ -246,7 +246,7 @@ function decodePubAck(r: Reader, type: number): Packet {
   const cmd = r.cmd as 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
   const messageId = r.u16('Packet Identifier');
   if (r.version !== 5) {
-    r.expectEnd('the Packet Identifier (MQTT 3.1.1: Remaining Length is 2)');
+    r.expectEnd('the Packet Identifier');
     return { cmd, messageId };
   }
   // MQTT 5 §3.4.2.1: the Reason Code may be omitted (0x00); with Remaining Length < 4 there is
@@ -256,7 +256,7 @@ function decodePubAck(r: Reader, type: number): Packet {
   if (r.remaining() > 0) {
     reasonCode = r.u8('Reason Code');
     const table = type === PacketType.PUBACK || type === PacketType.PUBREC ? PUBACK_REASON_CODES : PUBREL_REASON_CODES;
-    if (!table[reasonCode]) r.malformed(`${r.name} Reason Code 0x${reasonCode.toString(16)} is not defined for ${r.name} (MQTT 5 §3.4.2.1)`);
+    if (!table[reasonCode]) r.malformed(`${r.name} Reason Code 0x${reasonCode.toString(16)} is not defined (MQTT 5 §3.4.2.1, §3.5.2.1, §3.6.2.1, §3.7.2.1)`);
     if (r.remaining() > 0) properties = readProperties(r, type, 'properties') as AckProperties | undefined;
   }
   r.expectEnd('its properties');
@@ -339,7 +339,7 @@ function decodeUnsubscribe(r: Reader): IUnsubscribePacket {
 function decodeUnsuback(r: Reader): IUnsubackPacket {
   const messageId = r.u16('Packet Identifier');
   if (r.version !== 5) {
-    r.expectEnd('the Packet Identifier (MQTT 3.1.1 §3.11.1: Remaining Length is 2)');
+    r.expectEnd('the Packet Identifier');
     return { cmd: 'unsuback', messageId };
   }
   const properties = readProperties(r, PacketType.UNSUBACK, 'properties') as AckProperties | undefined;
@@ -357,7 +357,7 @@ function decodeUnsuback(r: Reader): IUnsubackPacket {
 
 function decodeDisconnect(r: Reader): IDisconnectPacket {
   if (r.version !== 5) {
-    r.expectEnd('the fixed header (MQTT 3.1.1 §3.14: no variable header)');
+    r.expectEnd('the fixed header');
     return { cmd: 'disconnect' };
   }
   // MQTT 5 §3.14.2.1: Remaining Length 0 means Reason Code 0x00; below 2 there are no properties.

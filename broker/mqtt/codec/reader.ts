@@ -155,8 +155,8 @@ export class Reader {
     const left = this.end - this.pos;
     if (left !== 0) {
       this.malformed(
-        `${this.name} has ${left} unexpected byte${left === 1 ? '' : 's'} after ${what} ` +
-          `(${this.lengthSection()})`,
+        `${this.name} has ${left} unexpected byte${left === 1 ? '' : 's'} after ${what}: the Remaining ` +
+          `Length does not match its fields (${this.lengthSection()})`,
       );
     }
   }

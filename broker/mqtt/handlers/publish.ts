@@ -55,8 +55,8 @@ export function handlePublish(conn: Connection, p: IPublishPacket): void {
   }
   if (qos > 0) {
     conn.inboundPending++;
-    if (conn.inboundPending > opts.receiveMaximum) {
-      // [MQTT-3.3.4-9] more unacknowledged QoS 1/2 publishes than our Receive Maximum.
+    if (v5 && conn.inboundPending > opts.receiveMaximum) {
+      // [MQTT-3.3.4-9] (MQTT 5 only; v3 has no such limit) more unacknowledged QoS 1/2 publishes than our Receive Maximum.
       return protocolError(conn, `more than ${opts.receiveMaximum} unacknowledged QoS 1/2 publishes`, RC.RECEIVE_MAXIMUM_EXCEEDED);
     }
   }

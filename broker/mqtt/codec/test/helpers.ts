@@ -2,6 +2,7 @@
 // normal form for comparing packet objects from either.
 
 import mqttPacket from 'mqtt-packet';
+import type { Packet as OraclePacket } from 'mqtt-packet';
 import { MqttParser } from '../index.js';
 import type { CodecError, Packet, ProtocolVersion } from '../index.js';
 
@@ -45,7 +46,7 @@ export function oracleParse(buf: Buffer, version: ProtocolVersion): unknown[] {
 }
 
 export function oracleGenerate(packet: Packet, version: ProtocolVersion): Buffer {
-  return mqttPacket.generate(packet as unknown as mqttPacket.Packet, { protocolVersion: version });
+  return mqttPacket.generate(packet as unknown as OraclePacket, { protocolVersion: version });
 }
 
 const MQTT_PACKET_DEFAULTS = ['retain', 'qos', 'dup', 'topic', 'payload'];
