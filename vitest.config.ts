@@ -8,6 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Tests that spawn real broker processes run in separate forks; they bind free ports only.
     pool: 'forks',
-    reporters: ['default'],
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });

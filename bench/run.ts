@@ -15,7 +15,7 @@ import {
 } from './brokers/launch.js';
 import { BenchError, errorMessage } from './loadgen/errors.js';
 import { openFilesLimit } from './loadgen/proc-stats.js';
-import { renderMarkdown } from './report/markdown.js';
+import { renderMarkdown, type RunNote } from './report/markdown.js';
 import { summarize, type RunRecord } from './report/summary.js';
 import { defaultParams, defaultScenarioNames, quickParams, scenarios, type ScenarioParams, type ScenarioResult } from './scenarios/index.js';
 
@@ -120,6 +120,21 @@ function headline(r: ScenarioResult): string {
   if (!r.ok) return `FAILED: ${r.error ?? 'unknown error'}`;
   const m = r.metrics.slice(0, 2).map((x) => `${x.name}=${x.value ?? '—'}`);
   return `${m.join(' ')} (cpu loadgen ${r.loadgenCpuPercent ?? '?'}% / broker ${r.brokerCpuPercent ?? '?'}%)`;
+}
+
+/** Each distinct note once per scenario and broker (rounds repeat most of them). */
+function distinctNotes(runs: RunRecord[]): RunNote[] {
+  const seen = new Set<string>();
+  const out: RunNote[] = [];
+  for (const r of runs) {
+    for (const note of r.result.notes) {
+      const key = `${r.scenario}\u0000${r.broker}\u0000${note}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ scenario: r.scenario, broker: r.broker, note });
+    }
+  }
+  return out;
 }
 
 let current: BrokerProcess | null = null;
@@ -245,6 +260,8 @@ async function main(): Promise<number> {
     rounds: opts.rounds,
     durationS: opts.params.durationMs / 1000,
     versions,
+    runNotes: notes,
+    notes: distinctNotes(runs),
   });
   const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   mkdirSync(resultsDir, { recursive: true });

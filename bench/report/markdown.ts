@@ -7,6 +7,12 @@ const RATIO_PAIRS: Array<[string, string]> = [
   ['aedes', 'mosquitto'],
 ];
 
+export interface RunNote {
+  scenario: string;
+  broker: string;
+  note: string;
+}
+
 export interface TableContext {
   command: string;
   date: string;
@@ -15,6 +21,10 @@ export interface TableContext {
   rounds: number;
   durationS: number;
   versions: Record<string, string>;
+  /** Distinct notes from the runs (setup of each scenario, disconnects, early stops). */
+  notes: RunNote[];
+  /** Notes about the whole run (skipped brokers, pinning). */
+  runNotes: string[];
 }
 
 export function formatNumber(v: number | null): string {
@@ -79,6 +89,8 @@ export function renderMarkdown(summaries: ScenarioSummary[], ctx: TableContext):
 
   const errors = summaries.flatMap((s) => s.errors.map((e) => `- ${s.scenario} @ ${e.broker}, round ${e.round}: ${e.error}`));
   if (errors.length > 0) lines.push('', '## Failed runs', '', ...errors);
+  const notes = [...ctx.runNotes.map((n) => `- ${n}`), ...ctx.notes.map((n) => `- ${n.scenario} @ ${n.broker}: ${n.note}`)];
+  if (notes.length > 0) lines.push('', '## Notes', '', ...notes);
   lines.push('');
   return lines.join('\n');
 }

@@ -36,9 +36,9 @@ export function median(xs: number[]): number | null {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-/** x / ref, or null when either is missing or ref is zero. */
+/** x / ref, or null when either is missing or not positive (a ratio of signed growth means nothing). */
 export function ratio(x: number | null, ref: number | null): number | null {
-  if (x === null || ref === null || ref === 0) return null;
+  if (x === null || ref === null || ref <= 0 || x < 0) return null;
   return x / ref;
 }
 

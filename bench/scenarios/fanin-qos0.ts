@@ -15,7 +15,13 @@ export function faninQos0(target: BrokerTarget, params: ScenarioParams): Promise
     const conns: MqttConnection[] = [];
     const pubs: Publisher[] = [];
     try {
-      const sub = await open(target, 'fanin-sub');
+      // A cheap integrity check: every delivered payload must have the size that was published.
+      let wrongSize = 0;
+      const sub = await open(target, 'fanin-sub', {
+        onPublish: (_buf, start, end) => {
+          if (end - start !== params.payloadSize) wrongSize++;
+        },
+      });
       conns.push(sub);
       await sub.subscribe([{ topic, qos: 0 }]);
       const template = makePublishTemplate(topic, 0, params.payloadSize);
@@ -47,6 +53,7 @@ export function faninQos0(target: BrokerTarget, params: ScenarioParams): Promise
       r.brokerCpuPercent = cpu.brokerPercent === null ? null : round(cpu.brokerPercent);
       r.notes.push(`${params.fanInPublishers} publishers -> 1 subscriber, ${params.payloadSize} B payload`);
       if (sub.closed) r.notes.push('the subscriber was disconnected during the run');
+      if (wrongSize > 0) r.notes.push(`${wrongSize} delivered payloads had the wrong size`);
       const dropped = pubConns.filter((c) => c.closed).length;
       if (dropped > 0) r.notes.push(`${dropped} publishers were disconnected during the run`);
     } finally {

@@ -20,6 +20,13 @@ export function fanoutQos0(target: BrokerTarget, params: ScenarioParams): Promis
     let flat: Publisher | null = null;
     try {
       const subs = await openMany(target, 'fanout-sub', params.fanOutSubscribers, params.connectConcurrency);
+      // A cheap integrity check: every delivered payload must have the size that was published.
+      let wrongSize = 0;
+      for (const s of subs) {
+        s.handlers.onPublish = (_buf, start, end) => {
+          if (end - start !== params.payloadSize) wrongSize++;
+        };
+      }
       conns.push(...subs);
       await Promise.all(subs.map((s) => s.subscribe([{ topic, qos: 0 }])));
       const pubConn = await open(target, 'fanout-pub');
@@ -63,6 +70,7 @@ export function fanoutQos0(target: BrokerTarget, params: ScenarioParams): Promis
         `1 publisher -> ${subs.length} subscribers; fixed phase ${params.fanOutRate} publish/s, ` +
           `CPU loadgen ${round(fixed.cpu.loadgenPercent)}% broker ${fixed.cpu.brokerPercent === null ? '?' : round(fixed.cpu.brokerPercent)}%; CPU columns are the flat-out phase`,
       );
+      if (wrongSize > 0) r.notes.push(`${wrongSize} delivered payloads had the wrong size`);
       const dropped = subs.filter((s) => s.closed).length;
       if (dropped > 0) r.notes.push(`${dropped} subscribers were disconnected during the run`);
     } finally {

@@ -131,9 +131,11 @@ export interface StorageDriver {
 }
 
 export class StorageError extends Error {
-  readonly code = 'BR_STORAGE_UNAVAILABLE';
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** A code of the catalogue in common/errors.ts: BR_STORAGE_UNAVAILABLE unless a more precise one applies. */
+  readonly code: string;
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
     super(message, options);
+    this.code = options?.code ?? 'BR_STORAGE_UNAVAILABLE';
     this.name = 'StorageError';
   }
 }

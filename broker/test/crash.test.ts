@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RawClient, connectClient, endClient, waitFor } from './helpers.js';
+import { RawClient, connectClient, waitFor } from './helpers.js';
 import { spawnBroker, type BrokerProcess } from './process-helpers.js';
 import type { IConnackPacket, IPublishPacket } from '../mqtt/packets.js';
 
@@ -170,5 +170,43 @@ describe('kill -9 (LevelDB storage)', () => {
     s.c.close();
     b.proc.kill('SIGTERM');
     await b.exited;
+  }, 60_000);
+
+  it('retained messages and subscriptions survive kill -9 and a SIGTERM restart', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'robustmq-crash-'));
+    dirs.push(dataDir);
+    let b = await start(dataDir);
+    const url = (x: BrokerProcess): string => `mqtt://127.0.0.1:${x.ports.get('mqtt-tcp')}`;
+    const pub = await connectClient(url(b));
+    for (let i = 0; i < 50; i++) await pub.publishAsync(`keep/${i}`, `r${i}`, { qos: 1, retain: true });
+    await pub.publishAsync('keep/0', '', { qos: 1, retain: true }); // cleared again
+    pub.end(true);
+    const s = new SpecSubscriber('keep-sub', 4);
+    await s.connect(b.ports.get('mqtt-tcp')!, false);
+    await s.subscribe([['after/#', 1]]);
+    s.c.close();
+    await kill9(b);
+
+    for (const stop of ['SIGKILL', 'SIGTERM'] as const) {
+      b = await start(dataDir);
+      const reader = new SpecSubscriber(`keep-reader-${stop}`, 4);
+      await reader.connect(b.ports.get('mqtt-tcp')!, true);
+      await reader.subscribe([['keep/#', 1]]);
+      await waitFor(() => reader.delivered.length === 49, '49 retained messages');
+      expect(reader.delivered.includes('r0')).toBe(false);
+      reader.c.close();
+      const p2 = await connectClient(url(b));
+      await p2.publishAsync('after/x', `after-${stop}`, { qos: 1 });
+      p2.end(true);
+      const ack = await s.connect(b.ports.get('mqtt-tcp')!, false);
+      expect(ack.sessionPresent).toBe(true);
+      await waitFor(() => s.delivered.includes(`after-${stop}`), 'message for the kept subscription');
+      s.c.close();
+      if (stop === 'SIGKILL') await kill9(b);
+      else {
+        b.proc.kill('SIGTERM');
+        expect(await b.exited).toBe(0);
+      }
+    }
   }, 60_000);
 });

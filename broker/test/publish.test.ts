@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { RawClient, connectClient, endClient, startTestBroker, waitFor, type TestBroker } from './helpers.js';
-import type { IConnackPacket, IDisconnectPacket, IPubackPacket, IPublishPacket, IPubrecPacket, ISubackPacket } from '../mqtt/packets.js';
+import type { IConnackPacket, IDisconnectPacket, IPubackPacket, IPublishPacket, IPubrecPacket, IPubrelPacket, ISubackPacket } from '../mqtt/packets.js';
 
 let broker: TestBroker;
 let port: number;
@@ -73,7 +73,7 @@ describe('QoS flows', () => {
     const p = (await sub.next('publish')) as IPublishPacket;
     expect(p.qos).toBe(2);
     sub.send({ cmd: 'pubrec', messageId: p.messageId } as never);
-    const rel = await sub.next('pubrel');
+    const rel = (await sub.next('pubrel')) as IPubrelPacket;
     expect(rel.messageId).toBe(p.messageId);
     sub.send({ cmd: 'pubcomp', messageId: p.messageId } as never);
     sub.close();

@@ -6,7 +6,11 @@ export type FsyncPolicy = 'always' | 'interval' | 'never';
 export interface ShardLogOptions {
   /** Roll the active segment before a batch would make it larger than this (a lone larger batch still fits in an empty segment). */
   segment_bytes: number;
-  /** Roll the active segment once its first record is older than this (checked on append). */
+  /**
+   * Roll the active segment when an incoming batch's newest timestamp is this much later than the
+   * segment's first record (Kafka's rule: record time, not wall time, so replicas that copy
+   * timestamps roll alike and back-dated records do not roll every batch).
+   */
   segment_ms: number;
   /** applyRetention deletes sealed segments whose newest record is older than this; -1 = keep forever. */
   retention_ms: number;

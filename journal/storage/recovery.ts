@@ -1,6 +1,7 @@
 // Opening a shard directory: decide what can be trusted, rebuild the rest, cut torn tails.
 //
 // Rules (README.md explains them for operators):
+// 0. A `<base>.log.truncate` intent is redone (truncate to its cut, write its prefix batch), then removed.
 // 1. `*.tmp` files are leftovers of an interrupted temp+rename swap: the rename never happened, so
 //    the file they were replacing is still whole (or was never there). They are deleted.
 //    Index files without a `.log` are deleted.
@@ -19,8 +20,8 @@
 import fs from 'node:fs';
 import { fsyncDir, join, readFileIfExists, unlinkIfExists } from './fs-io.js';
 import { scanRecordKeys } from './record-batch.js';
-import { Segment, type SegmentLimits } from './segment.js';
-import { CLEAN_SHUTDOWN_FILE, INDEX_EXT, LOG_EXT, QUARANTINE_DIR, TIME_INDEX_EXT, TMP_SUFFIX, parseSegmentFileName, segmentFileName } from './segment-files.js';
+import { Segment, applyTruncateIntent, type SegmentLimits } from './segment.js';
+import { CLEAN_SHUTDOWN_FILE, INDEX_EXT, LOG_EXT, QUARANTINE_DIR, TIME_INDEX_EXT, TMP_SUFFIX, TRUNCATE_INTENT_SUFFIX, parseSegmentFileName, segmentFileName } from './segment-files.js';
 import { decodeOffsetIndex, decodeTimeIndex, type OffsetIndex, type SegmentMeta, type TimeIndex } from './segment-index.js';
 
 export interface RecoveryReport {
@@ -38,6 +39,8 @@ export interface RecoveryReport {
   quarantined: string[];
   /** Leftover temp or orphan files deleted. */
   removedFiles: string[];
+  /** Segments whose interrupted split-batch truncation was redone from its intent file. */
+  redoneTruncations: string[];
 }
 
 export interface CleanMarker {
@@ -86,9 +89,20 @@ async function loadIndexes(seg: Segment): Promise<{ meta: SegmentMeta; offsetInd
 
 export async function openSegments(dir: string, limits: SegmentLimits, keyIndex: Map<string, number> | null): Promise<{ segments: Segment[]; report: RecoveryReport }> {
   await fs.promises.mkdir(dir, { recursive: true });
-  const report: RecoveryReport = { clean: false, rebuiltSegments: [], crcVerifiedSegments: [], corruption: null, truncatedBytes: 0, quarantined: [], removedFiles: [] };
+  const report: RecoveryReport = { clean: false, rebuiltSegments: [], crcVerifiedSegments: [], corruption: null, truncatedBytes: 0, quarantined: [], removedFiles: [], redoneTruncations: [] };
 
-  const names = await fs.promises.readdir(dir);
+  let names = await fs.promises.readdir(dir);
+  for (const name of names) {
+    if (!name.endsWith(`.${LOG_EXT}${TRUNCATE_INTENT_SUFFIX}`)) continue;
+    const logName = name.slice(0, -TRUNCATE_INTENT_SUFFIX.length);
+    const intent = await readFileIfExists(join(dir, name));
+    if (intent !== null && names.includes(logName) && applyTruncateIntent(join(dir, logName), intent, limits.maxBatchBytes)) {
+      report.redoneTruncations.push(logName);
+    }
+    await unlinkIfExists(join(dir, name));
+    await fsyncDir(dir);
+  }
+  names = await fs.promises.readdir(dir);
   const logs: number[] = [];
   const others: { name: string; base: number }[] = [];
   for (const name of names) {

@@ -10,6 +10,8 @@ export const LOCK_FILE = 'shard.lock';
 /** Segments that followed a corrupt point found by recovery are moved here, never served. */
 export const QUARANTINE_DIR = 'quarantine';
 export const TMP_SUFFIX = '.tmp';
+/** `<base>.log.truncate`: redo record of a truncation that splits a batch (see segment.ts). */
+export const TRUNCATE_INTENT_SUFFIX = '.truncate';
 
 const NAME = /^(\d{20})\.(log|index|timeindex)$/;
 

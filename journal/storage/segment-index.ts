@@ -117,7 +117,7 @@ export class TimeIndex {
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    return found < 0 ? 0 : this.rel[found]! + 2;
+    return found < 0 ? 0 : this.rel[found]! + 1;
   }
 
   truncateToRel(rel: number): void {

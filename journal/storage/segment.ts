@@ -1,14 +1,42 @@
 // One segment: `<base>.log` plus its in-memory sparse indexes (persisted as `.index` and
 // `.timeindex` when sealed or on clean close).
 import fs from 'node:fs';
+import path from 'node:path';
 import { CorruptSegmentError } from './errors.js';
-import { fdatasync, join, readAt, unlinkIfExists, writeFileAtomic } from './fs-io.js';
-import { checkBatch, decodeRecords, encodeBatch, sealBatch, type AppendRecord, type BatchHeader, type StoredRecord } from './record-batch.js';
-import { INDEX_EXT, LOG_EXT, TIME_INDEX_EXT, segmentFileName } from './segment-files.js';
+import { fdatasync, fsyncDir, join, readAt, unlinkIfExists, writeFileAtomic } from './fs-io.js';
+import { checkBatch, decodeRecords, encodeBatch, readU64, sealBatch, writeU64, type AppendRecord, type BatchHeader, type StoredRecord } from './record-batch.js';
+import { INDEX_EXT, LOG_EXT, TIME_INDEX_EXT, TRUNCATE_INTENT_SUFFIX, segmentFileName } from './segment-files.js';
 import { OffsetIndex, TimeIndex, encodeOffsetIndex, encodeTimeIndex, type SegmentMeta } from './segment-index.js';
 
 const READ_CHUNK_BYTES = 64 * 1024;
 const SCAN_CHUNK_BYTES = 1024 * 1024;
+
+/** `<base>.log.truncate`: u64 cut position, then the re-encoded prefix batch to write there. */
+export function encodeTruncateIntent(cut: number, prefix: Buffer): Buffer {
+  const b = Buffer.alloc(8 + prefix.length);
+  writeU64(b, cut, 0);
+  prefix.copy(b, 8);
+  return b;
+}
+
+/** Redoes an interrupted split-batch truncation; returns false if the intent is unusable. */
+export function applyTruncateIntent(logFile: string, intent: Buffer, maxBatchBytes: number): boolean {
+  if (intent.length < 8) return false;
+  const cut = readU64(intent, 0);
+  const prefix = intent.subarray(8);
+  const check = checkBatch(prefix, 0, prefix.length, -1, true, maxBatchBytes);
+  if (cut < 0 || check.kind !== 'ok' || check.header.length !== prefix.length) return false;
+  const fd = fs.openSync(logFile, 'r+');
+  try {
+    if (fs.fstatSync(fd).size < cut) return false;
+    fs.ftruncateSync(fd, cut);
+    fs.writeSync(fd, prefix, 0, prefix.length, cut);
+    fs.fdatasyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
 
 export interface SegmentLimits {
   indexIntervalBytes: number;
@@ -142,13 +170,14 @@ export class Segment {
     while (pos < fileSize) {
       let off = pos - chunkPos;
       let check = checkBatch(chunk, off, chunk.length - off, this.nextOffset, verifyCrc, this.limits.maxBatchBytes);
-      if (check.kind === 'short') {
+      while (check.kind === 'short') {
         if (pos + check.need > fileSize) return { position: pos, reason: `torn batch: needs ${check.need} bytes, ${fileSize - pos} left in file` };
-        chunk = await readAt(this.fd, Math.min(Math.max(SCAN_CHUNK_BYTES, check.need), fileSize - pos), pos);
+        const want = Math.min(Math.max(SCAN_CHUNK_BYTES, check.need), fileSize - pos);
+        chunk = await readAt(this.fd, want, pos);
+        if (chunk.length < want) return { position: pos, reason: 'file shrank while scanning' };
         chunkPos = pos;
         off = 0;
         check = checkBatch(chunk, off, chunk.length, this.nextOffset, verifyCrc, this.limits.maxBatchBytes);
-        if (check.kind === 'short') return { position: pos, reason: 'file shrank while scanning' };
       }
       if (check.kind === 'corrupt') return { position: pos, reason: check.reason };
       if (onBatch && !onBatch(chunk, off, check.header, pos)) return { position: pos, reason: 'rejected by scan visitor' };
@@ -183,13 +212,14 @@ export class Segment {
     while (pos < endPos) {
       let off = pos - chunkPos;
       let check = checkBatch(chunk, off, chunk.length - off, expected, true, this.limits.maxBatchBytes);
-      if (check.kind === 'short') {
+      while (check.kind === 'short') {
         if (pos + check.need > endPos) throw this.corrupt(pos, 'batch runs past the end of the log');
-        chunk = await readAt(this.fd, Math.min(Math.max(READ_CHUNK_BYTES, check.need), endPos - pos), pos);
+        const want = Math.min(Math.max(READ_CHUNK_BYTES, check.need), endPos - pos);
+        chunk = await readAt(this.fd, want, pos);
+        if (chunk.length < want) throw this.corrupt(pos, 'log file shorter than expected');
         chunkPos = pos;
         off = 0;
         check = checkBatch(chunk, off, chunk.length, expected, true, this.limits.maxBatchBytes);
-        if (check.kind === 'short') throw this.corrupt(pos, 'log file shorter than expected');
       }
       if (check.kind === 'corrupt') throw this.corrupt(pos, check.reason);
       if (!visitor(chunk, off, check.header, pos)) return;
@@ -250,8 +280,20 @@ export class Segment {
       return false;
     });
     if (cut < 0) return;
+    const intent = `${this.logPath}${TRUNCATE_INTENT_SUFFIX}`;
+    if (prefix !== null) {
+      // Rewriting a split batch in place is not atomic; the intent file lets open() redo it.
+      await writeFileAtomic(intent, encodeTruncateIntent(cut, prefix));
+      await fsyncDir(path.dirname(this.logPath));
+    }
     fs.ftruncateSync(this.fd, cut);
-    if (prefix !== null) fs.writeSync(this.fd, prefix, 0, (prefix as Buffer).length, cut);
+    if (prefix !== null) {
+      fs.writeSync(this.fd, prefix, 0, (prefix as Buffer).length, cut);
+      await fdatasync(this.fd);
+      // The caller fsyncs the directory before reporting success, so the intent cannot
+      // reappear after later appends and cut them off.
+      await unlinkIfExists(intent);
+    }
     this.dirty = true;
     const failure = await this.rebuild(true);
     if (failure) throw this.corrupt(failure.position, `after truncation: ${failure.reason}`);

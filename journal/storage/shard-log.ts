@@ -89,6 +89,7 @@ export class ShardLog {
   private closed = false;
   private durable: number;
   private syncTimer: NodeJS.Timeout | null = null;
+  private lastSyncAt = performance.now();
 
   private constructor(dir: string, options: Readonly<ShardLogOptions>, limits: SegmentLimits, segments: Segment[], recovery: RecoveryReport, keyMap: Map<string, number> | null, release: () => void) {
     this.dir = dir;
@@ -243,14 +244,13 @@ export class ShardLog {
         bufs = [];
         pending = [];
       };
-      const now = this.options.clock();
       for (const op of group) {
         if (op.expectedBaseOffset !== undefined && op.expectedBaseOffset !== next) {
           op.reject(new JournalStorageError('JR_OFFSET_MISMATCH', `batch expected at ${op.expectedBaseOffset}, log ends at ${next}`, { expected: op.expectedBaseOffset, nextOffset: next }));
           continue;
         }
         const len = op.enc.buf.length;
-        if (writePos > 0 && (writePos + len > this.options.segment_bytes || now - this.active.firstTimestamp >= this.options.segment_ms)) {
+        if (writePos > 0 && (writePos + len > this.options.segment_bytes || op.enc.maxTimestamp - this.active.firstTimestamp >= this.options.segment_ms)) {
           flush();
           await this.roll();
           writePos = 0;
@@ -265,6 +265,12 @@ export class ShardLog {
       }
       flush();
       if (this.options.fsync === 'always') await this.syncNow();
+      else if (this.options.fsync === 'interval' && performance.now() - this.lastSyncAt >= this.options.fsync_interval_ms) {
+        // Under sustained load the idle timer never fires; the pipeline keeps the promise instead.
+        for (const d of done) d.op.resolve(d.result);
+        done.length = 0;
+        await this.syncNow();
+      }
     } catch (e: unknown) {
       // After a failed write or fsync the file content is unknown (fsyncgate): stop writing
       // until a reopen runs recovery.
@@ -278,6 +284,7 @@ export class ShardLog {
 
   private async syncNow(): Promise<void> {
     const end = this.nextOffset();
+    this.lastSyncAt = performance.now();
     await this.active.sync();
     if (end > this.durable) this.durable = end;
   }

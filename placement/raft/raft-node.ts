@@ -372,6 +372,27 @@ export class RaftNode {
     this.log.storage.compact(index);
   }
 
+  /** Cheap accessors for hot loops (status() allocates). */
+  get currentTerm(): number {
+    return this.term;
+  }
+
+  get currentRole(): RaftRole {
+    return this.role;
+  }
+
+  get leaderId(): NodeId {
+    return this.lead;
+  }
+
+  get appliedIndex(): number {
+    return this.log.applied;
+  }
+
+  get commitIndex(): number {
+    return this.log.committed;
+  }
+
   status(): RaftStatus {
     let progress: Map<NodeId, ProgressStatus> | undefined;
     if (this.role === 'leader') {
@@ -612,6 +633,14 @@ export class RaftNode {
         // The term in a granted pre-vote is the one we will campaign at; not ours yet.
       } else if (m.type === 'MsgApp' || m.type === 'MsgHeartbeat' || m.type === 'MsgSnap') {
         this.becomeFollower(m.term, m.from);
+      } else if (m.type === 'MsgVote' && this.role !== 'leader') {
+        // Paper, Figure 2: the election timer restarts on contact with the leader or on granting
+        // a vote, not on merely seeing a higher term. Otherwise a node with a stale log that
+        // keeps campaigning (without pre-vote) keeps resetting everyone's timer and no one else
+        // ever stands for election.
+        const elapsed = this.electionElapsed;
+        this.becomeFollower(m.term, NONE);
+        this.electionElapsed = elapsed;
       } else {
         this.becomeFollower(m.term, NONE);
       }

@@ -67,7 +67,7 @@ export class SimNetwork {
     return true;
   }
 
-  /** Messages due at `now`, in a random order; those crossing a partition are dropped here. */
+  /** Messages due at `now`, in a random order (the caller drops those crossing a partition). */
   due(now: number): Message[] {
     const ready: InFlight[] = [];
     const keep: InFlight[] = [];
@@ -81,12 +81,7 @@ export class SimNetwork {
       ready[i] = ready[j]!;
       ready[j] = t;
     }
-    const out: Message[] = [];
-    for (const f of ready) {
-      if (this.connected(f.msg.from, f.msg.to)) out.push(f.msg);
-      else this.dropped++;
-    }
-    return out;
+    return ready.map((f) => f.msg);
   }
 
   /** Discards messages in flight to a node (its connections reset when it crashes). */

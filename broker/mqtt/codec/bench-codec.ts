@@ -26,6 +26,7 @@ function measure(label: string, perIteration: number, fn: () => void): number {
 }
 
 function publishFor(v: ProtocolVersion, payloadSize: number): {
+  cmd: 'publish';
   topic: string;
   payload: Buffer;
   qos: 1;
@@ -35,6 +36,7 @@ function publishFor(v: ProtocolVersion, payloadSize: number): {
   properties?: PublishProperties;
 } {
   return {
+    cmd: 'publish',
     topic: 'bench/sensors/room-42/temperature',
     payload: Buffer.alloc(payloadSize, 0x61),
     qos: 1,

@@ -3,6 +3,7 @@
 // Reason Code byte for an undefined Reason Code; we do not). Each packet is sized first and written
 // into one Buffer.
 
+import { CONNACK_RETURN_CODES } from './constants.js';
 import { EncodeError } from './errors.js';
 import { encodePublish } from './encode-publish.js';
 import type {
@@ -151,6 +152,9 @@ function encodeConnect(p: IConnectPacket): Buffer {
 
 function encodeConnack(p: IConnackPacket, v: ProtocolVersion): Buffer {
   const code = reasonByte(v === 5 ? (p.reasonCode ?? p.returnCode) : (p.returnCode ?? p.reasonCode), v === 5 ? 'CONNACK reasonCode' : 'CONNACK returnCode');
+  if (v !== 5 && !CONNACK_RETURN_CODES[code]) {
+    throw new EncodeError(`CONNACK returnCode ${code} is reserved before MQTT 5 (MQTT 3.1.1 §3.2.2.3: 0-5)`);
+  }
   let length = 2;
   let propsLength = 0;
   if (v === 5) {

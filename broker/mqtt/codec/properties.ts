@@ -33,6 +33,8 @@ interface PropertyDef {
   repeatable: number;
   /** Section that defines it and its value rules. */
   section: string;
+  /** Set when 0 is a Protocol Error; the clause that says so. */
+  nonZero?: string;
 }
 
 // MQTT 5 §2.2.2.2 Table 2-4 - Properties.
@@ -74,24 +76,41 @@ for (const d of DEFS) {
   BY_NAME.set(d.name, d);
 }
 
-/** Values that must not be 0 (the spec calls a 0 a Protocol Error). */
+// Values that must not be 0: the spec calls a 0 a Protocol Error.
 const NON_ZERO: Readonly<Record<string, string>> = {
   receiveMaximum: '§3.1.2.11.3',
   maximumPacketSize: '§3.1.2.11.4',
   topicAlias: '[MQTT-3.3.2-8] §3.3.2.3.4',
   subscriptionIdentifier: '§3.8.2.1.2',
 };
+for (const d of DEFS) if (NON_ZERO[d.name] !== undefined) d.nonZero = NON_ZERO[d.name];
 
 function hex(n: number): string {
   return `0x${n.toString(16).padStart(2, '0')}`;
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Adds one User Property; a repeated name collects its values in wire order. */
+function addUserProperty(user: UserProperties, name: string, value: string): void {
+  if (!hasOwn.call(user, name)) {
+    // A plain assignment of '__proto__' would hit Object.prototype's setter instead.
+    if (name === '__proto__') Object.defineProperty(user, name, { value, enumerable: true, writable: true, configurable: true });
+    else user[name] = value;
+    return;
+  }
+  const prev = user[name];
+  if (typeof prev === 'string') user[name] = [prev, value];
+  else prev.push(value);
+}
+
 /**
  * Reads a Property Length and the properties it covers (MQTT 5 §2.2.2). Returns undefined when
- * there are none, as mqtt-packet does.
+ * there are none, as mqtt-packet does. `where` names the block in messages ('properties' or
+ * 'Will Properties'); messages are only built on failure.
  */
 export function readProperties(r: Reader, context: PropertyContext, where: string): AnyProperties | undefined {
-  const length = r.vbi(`${where} Property Length`);
+  const length = r.vbi(context === WILL ? 'Will Properties Property Length' : 'Property Length');
   if (length === 0) return undefined;
   const end = r.pos + length;
   if (end > r.end) {
@@ -103,44 +122,40 @@ export function readProperties(r: Reader, context: PropertyContext, where: strin
   const outerEnd = r.end;
   r.end = end; // a property that runs past the block is as malformed as one past the packet
   const props: Record<string, unknown> = {};
+  let user: UserProperties | undefined;
   const mask = 1 << context;
   while (r.pos < end) {
-    const id = r.u8(`${where} property identifier`);
+    const id = r.u8('property identifier');
     const def = BY_ID[id];
     if (def === undefined) {
       r.malformed(`${r.name} ${where}: unknown property identifier ${hex(id)} (MQTT 5 §2.2.2.2)`);
     }
-    const what = `${r.name} ${where}: ${def.label} (${hex(id)})`;
     if ((def.allowed & mask) === 0) {
-      r.malformed(`${what} is not allowed here (MQTT 5 §2.2.2.2 Table 2-4)`);
+      r.malformed(`${describe(r, where, def)} is not allowed here (MQTT 5 §2.2.2.2 Table 2-4)`);
     }
-    const value = readValue(r, def, what);
-    const name = def.name;
     if (def.type === 'pair') {
-      const pair = value as [string, string];
-      let user = props.userProperties as UserProperties | undefined;
-      if (user === undefined) {
-        user = Object.create(null) as UserProperties;
-        props.userProperties = user;
-      }
-      const prev = user[pair[0]];
-      if (prev === undefined) user[pair[0]] = pair[1];
-      else if (typeof prev === 'string') user[pair[0]] = [prev, pair[1]];
-      else prev.push(pair[1]);
+      const key = r.utf8('User Property name');
+      const value = r.utf8('User Property value');
+      // Filled with an ordinary prototype (fast stores), made null-prototype at the end.
+      if (user === undefined) user = {};
+      addUserProperty(user, key, value);
       continue;
     }
+    const value = readValue(r, def, where);
+    const name = def.name;
     const prev = props[name];
-    if (prev !== undefined) {
+    if (prev === undefined) {
+      props[name] = value;
+    } else {
       if ((def.repeatable & mask) === 0) {
-        r.protocolError(`${what} appears more than once (MQTT 5 ${def.section}: a Protocol Error)`);
+        r.protocolError(`${describe(r, where, def)} appears more than once (MQTT 5 ${def.section}: a Protocol Error)`);
       }
       if (Array.isArray(prev)) prev.push(value);
       else props[name] = [prev, value];
-    } else {
-      props[name] = value;
     }
   }
   r.end = outerEnd;
+  if (user !== undefined) props.userProperties = Object.setPrototypeOf(user, null) as UserProperties;
   // §3.1.2.11.10 / §3.15.2.2.3: Authentication Data without an Authentication Method.
   if (props.authenticationData !== undefined && props.authenticationMethod === undefined) {
     r.protocolError(
@@ -151,25 +166,29 @@ export function readProperties(r: Reader, context: PropertyContext, where: strin
   return props as AnyProperties;
 }
 
-function readValue(r: Reader, def: PropertyDef, what: string): unknown {
+function describe(r: Reader, where: string, def: PropertyDef): string {
+  return `${r.name} ${where}: ${def.label} (${hex(def.id)})`;
+}
+
+function readValue(r: Reader, def: PropertyDef, where: string): unknown {
   switch (def.type) {
     case 'bool': {
       const b = r.u8(def.label);
-      if (b > 1) r.protocolError(`${what} must be 0 or 1, got ${b} (MQTT 5 ${def.section})`);
+      if (b > 1) r.protocolError(`${describe(r, where, def)} must be 0 or 1, got ${b} (MQTT 5 ${def.section})`);
       return b === 1;
     }
     case 'u8': {
       const b = r.u8(def.label);
       // Maximum QoS is the only one-byte integer property.
-      if (b > 1) r.protocolError(`${what} must be 0 or 1, got ${b} (MQTT 5 ${def.section})`);
+      if (b > 1) r.protocolError(`${describe(r, where, def)} must be 0 or 1, got ${b} (MQTT 5 ${def.section})`);
       return b;
     }
     case 'u16':
     case 'u32':
     case 'vbi': {
       const n = def.type === 'u16' ? r.u16(def.label) : def.type === 'u32' ? r.u32(def.label) : r.vbi(def.label);
-      if (n === 0 && NON_ZERO[def.name] !== undefined) {
-        r.protocolError(`${what} must not be 0 (MQTT 5 ${NON_ZERO[def.name]}: a Protocol Error)`);
+      if (n === 0 && def.nonZero !== undefined) {
+        r.protocolError(`${describe(r, where, def)} must not be 0 (MQTT 5 ${def.nonZero}: a Protocol Error)`);
       }
       return n;
     }
@@ -177,11 +196,9 @@ function readValue(r: Reader, def: PropertyDef, what: string): unknown {
       return r.utf8(def.label);
     case 'binary':
       return r.binary(def.label);
-    case 'pair': {
-      const key = r.utf8(`${def.label} name`);
-      const value = r.utf8(`${def.label} value`);
-      return [key, value];
-    }
+    case 'pair':
+      // Read by readProperties itself.
+      return undefined;
   }
 }
 
@@ -216,7 +233,8 @@ function valueSize(def: PropertyDef, value: unknown): number {
       if (typeof value !== 'object' || value === null) encodeFail(def.name, value, 'an object of strings');
       let size = 0;
       const user = value as UserProperties;
-      for (const key of Object.getOwnPropertyNames(user)) {
+      for (const key in user) {
+        if (!hasOwn.call(user, key)) continue;
         const v = user[key];
         const keySize = stringSize(key, 'user property name');
         if (Array.isArray(v)) {
@@ -274,7 +292,8 @@ export function writeProperties(buf: Buffer, pos: number, props: object | undefi
 function writeValue(buf: Buffer, pos: number, def: PropertyDef, value: unknown): number {
   if (def.type === 'pair') {
     const user = value as UserProperties;
-    for (const key of Object.getOwnPropertyNames(user)) {
+    for (const key in user) {
+      if (!hasOwn.call(user, key)) continue;
       const v = user[key];
       if (Array.isArray(v)) {
         for (const item of v) {

@@ -102,16 +102,25 @@ export class Reader {
     );
   }
 
-  /** UTF-8 Encoded String: Two Byte length, then well-formed UTF-8 without U+0000. */
-  utf8(field: string): string {
-    const len = this.u16(`${field} length`);
-    const start = this.pos;
-    if (this.end - start < len) {
+  /** Reads the Two Byte length of a string or binary field and checks it fits. */
+  private fieldLength(field: string, kind: string): number {
+    const p = this.pos;
+    if (this.end - p < 2) this.short(`${field} length`, 2);
+    const len = (this.buf[p] << 8) | this.buf[p + 1];
+    this.pos = p + 2;
+    if (this.end - this.pos < len) {
       this.malformed(
-        `${this.name} ${field}: declared string length ${len} exceeds the ${this.end - start} ` +
+        `${this.name} ${field}: declared ${kind} length ${len} exceeds the ${this.end - this.pos} ` +
           `bytes left (${this.lengthSection()})`,
       );
     }
+    return len;
+  }
+
+  /** UTF-8 Encoded String: Two Byte length, then well-formed UTF-8 without U+0000. */
+  utf8(field: string): string {
+    const len = this.fieldLength(field, 'string');
+    const start = this.pos;
     const s = decodeMqttString(this.buf, start, start + len);
     if (typeof s !== 'string') {
       if (s === UTF8_NUL) {
@@ -131,14 +140,8 @@ export class Reader {
 
   /** Binary Data: Two Byte length, then that many bytes (MQTT 5 §1.5.6). */
   binary(field: string): Buffer {
-    const len = this.u16(`${field} length`);
+    const len = this.fieldLength(field, 'binary');
     const start = this.pos;
-    if (this.end - start < len) {
-      this.malformed(
-        `${this.name} ${field}: declared length ${len} exceeds the ${this.end - start} bytes ` +
-          `left (${this.lengthSection()})`,
-      );
-    }
     this.pos = start + len;
     return this.slice(start, start + len);
   }
@@ -162,7 +165,9 @@ export class Reader {
   }
 
   private slice(start: number, end: number): Buffer {
-    const view = this.buf.subarray(start, end);
-    return this.owned ? view : Buffer.from(view);
+    if (this.owned) return this.buf.subarray(start, end);
+    const out = Buffer.allocUnsafe(end - start);
+    this.buf.copy(out, 0, start, end);
+    return out;
   }
 }

@@ -24,5 +24,5 @@ storageConformanceSuite(
       },
     };
   },
-  { modelRuns: 30 },
+  { modelRuns: 60 },
 );

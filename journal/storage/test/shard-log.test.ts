@@ -71,6 +71,22 @@ describe('ShardLog basics', () => {
     expect(isJournalStorageError(new Error('x'))).toBe(false);
   });
 
+  it('handles batches larger than the read and scan chunks', async () => {
+    const dir = tmpDir();
+    let log = await ShardLog.open(dir);
+    const big = Array.from({ length: 300 }, (_, i) => ({ value: Buffer.alloc(5000, i) }));
+    await log.append([{ value: v('first') }]);
+    await log.append(big);
+    await log.append(big);
+    expect((await log.read({ offset: 0, maxRecords: 1000, maxBytes: 10_000_000 })).length).toBe(601);
+    expect((await log.read({ offset: 450, maxRecords: 1 }))[0]!.value[0]).toBe(149);
+    await log.close();
+    fs.rmSync(path.join(dir, 'clean-shutdown'));
+    log = await ShardLog.open(dir);
+    expect(log.nextOffset()).toBe(601);
+    await log.close();
+  });
+
   it('caps reads by maxBytes but always returns one record', async () => {
     const log = await ShardLog.open(tmpDir());
     await log.append([{ value: Buffer.alloc(100) }, { value: Buffer.alloc(100) }, { value: Buffer.alloc(100) }]);
