@@ -998,7 +998,9 @@ export class RaftNode {
   private restore(s: Snapshot): boolean {
     const { index, term, confState } = s.metadata;
     if (index <= this.log.committed) return false;
-    if (!confState.voters.includes(this.id) && !confState.learners.includes(this.id)) return false;
+    // A snapshot taken before this node was added does not list it; restoring it anyway is safe
+    // (the node is simply not promotable until it applies its own addition from the log), and
+    // refusing it would stall a joining node until the leader happens to take a newer snapshot.
     if (this.log.matchTerm(index, term)) {
       // We already hold the snapshot's last entry; just learn that it is committed.
       this.log.commitTo(index);

@@ -140,7 +140,7 @@ describe('recovery from corrupted files', () => {
           }
         },
       ),
-      { numRuns: 150, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: true, ...(seed !== undefined ? { seed } : {}) },
+      { numRuns: 100, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: true, ...(seed !== undefined ? { seed } : {}) },
     );
   }, 90_000);
 });
