@@ -1,3 +1,9 @@
+/**
+ * Socket buffer size at which a write reports back-pressure; publishers to a subscriber whose
+ * socket holds more than this are paused until it drains (see Connection.holdPublisher).
+ */
+export const SOCKET_HIGH_WATER_MARK = 256 * 1024;
+
 // A bound listener, as `listening <name> <host>:<port>` reports it.
 export interface BoundListener {
   name: string;

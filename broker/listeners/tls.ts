@@ -1,6 +1,6 @@
 import tls from 'node:tls';
 import type { MqttBroker } from '../mqtt/broker.js';
-import { listen, type BoundListener } from './listener.js';
+import { listen, SOCKET_HIGH_WATER_MARK, type BoundListener } from './listener.js';
 import { closeServer } from './tcp.js';
 
 export interface TlsFiles {
@@ -12,6 +12,7 @@ export interface TlsFiles {
 
 export function tlsServerOptions(files: TlsFiles): tls.TlsOptions {
   return {
+    highWaterMark: SOCKET_HIGH_WATER_MARK,
     cert: files.cert,
     key: files.key,
     ca: files.ca,

@@ -31,6 +31,7 @@ export interface BrokerStats {
   droppedTooLarge: number;
   expired: number;
   noSubscribers: number;
+  slowConsumers: number;
 }
 
 export class MqttBroker {
@@ -41,8 +42,10 @@ export class MqttBroker {
   readonly persister: Persister;
   readonly stats: BrokerStats = {
     connects: 0, refused: 0, malformed: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0,
-    delivered: 0, dropped: 0, droppedSlow: 0, droppedTooLarge: 0, expired: 0, noSubscribers: 0,
+    delivered: 0, dropped: 0, droppedSlow: 0, droppedTooLarge: 0, expired: 0, noSubscribers: 0, slowConsumers: 0,
   };
+  /** The connection whose PUBLISH is being routed, for flow control (see Connection.holdPublisher). */
+  currentPublisher: Connection | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private messageCounter = 0;
   private readonly idPrefix: string;
@@ -133,14 +136,24 @@ export class MqttBroker {
     return `auto-${this.idPrefix}${(++this.messageCounter).toString(36)}`;
   }
 
-  makeMessage(topic: string, payload: Buffer, qos: QoS, retain: boolean, properties: MessageProperties | undefined, origin: string | undefined): StoredMessage {
-    const now = Date.now();
-    const m: StoredMessage = { id: this.idPrefix + (++this.messageCounter).toString(36), topic, payload, qos, retain, createdAt: now };
-    if (properties !== undefined) {
-      m.properties = properties;
-      if (properties.messageExpiryInterval !== undefined) m.expiresAt = now + properties.messageExpiryInterval * 1000;
-    }
-    if (origin !== undefined) m.origin = origin;
+  /**
+   * A message as the broker keeps it. Every message has the same shape (one hidden class on the
+   * hot path); its id is given only when storage needs one (ensureId).
+   */
+  makeMessage(
+    topic: string, payload: Buffer, qos: QoS, retain: boolean, properties: MessageProperties | undefined,
+    origin: string | undefined, now: number = Date.now(),
+  ): StoredMessage {
+    const expiry = properties?.messageExpiryInterval;
+    return {
+      id: '', topic, payload, qos, retain, properties, createdAt: now,
+      expiresAt: expiry === undefined ? undefined : now + expiry * 1000, origin,
+    };
+  }
+
+  /** Gives a message its cluster-unique id the first time storage sees it. */
+  ensureId(m: StoredMessage): StoredMessage {
+    if (m.id === '') m.id = this.idPrefix + (++this.messageCounter).toString(36);
     return m;
   }
 
@@ -308,7 +321,7 @@ export class MqttBroker {
       return;
     }
     this.retained.set(m);
-    this.persister.add({ op: 'retain.put', message: m });
+    this.persister.add({ op: 'retain.put', message: this.ensureId(m) });
   }
 
   /** Retained messages for a new subscription, with RETAIN set [MQTT-3.3.1-9]. */
@@ -344,6 +357,7 @@ export class MqttBroker {
       messages_no_subscribers: this.stats.noSubscribers,
       bytes_in: this.stats.bytesIn,
       bytes_out: this.stats.bytesOut,
+      slow_consumers: this.stats.slowConsumers,
       storage_batches: this.persister.batches,
       storage_failures: this.persister.failures,
     };

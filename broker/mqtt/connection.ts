@@ -23,6 +23,9 @@ type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
 
 let nextConnectionId = 1;
 
+/** How long a backed-up subscriber may hold its publishers before it is treated as slow. */
+const SLOW_CONSUMER_MS = 1000;
+
 export class Connection {
   readonly id = nextConnectionId++;
   state: State = 'awaiting-connect';
@@ -52,6 +55,16 @@ export class Connection {
   private held: Packet[] | null = null;
   private readonly parser: MqttParser;
   private corked = false;
+  /** Reading from this client is paused until some subscriber it publishes to drains. */
+  private readPaused = false;
+  /** Publishers paused because this connection's socket is backed up; resumed on 'drain'. */
+  private heldPublishers: Set<Connection> | null = null;
+  private slowTimer: NodeJS.Timeout | null = null;
+  /**
+   * Set when this client did not drain within SLOW_CONSUMER_MS: it no longer holds publishers
+   * back, and QoS 0 messages to it are dropped once its buffer passes maxOutboundBuffer.
+   */
+  slow = false;
   closeReason = '';
   messagesIn = 0;
   messagesOut = 0;
@@ -66,6 +79,7 @@ export class Connection {
     stream.on('error', (err: Error) => this.close(`socket error: ${err.message}`));
     stream.on('close', () => this.close('socket closed'));
     stream.on('end', () => this.close('client closed the connection'));
+    stream.on('drain', () => this.onDrain());
   }
 
   /** How many QoS 1/2 messages may be in flight towards the client [MQTT-3.3.4-9]. */
@@ -83,6 +97,11 @@ export class Connection {
     this.lastSeen = Date.now();
     this.broker.stats.bytesIn += chunk.length;
     const err = this.parser.parse(chunk, (packet) => this.onPacket(packet));
+    if (this.stream.writableLength > this.broker.options.maxOutboundBuffer && !this.readPaused) {
+      // The client pipelines requests but does not read our answers: stop reading until it does.
+      this.readPaused = true;
+      this.stream.pause();
+    }
     if (err !== null && !this.closed) {
       this.broker.stats.malformed++;
       if (this.state === 'awaiting-connect' && (err.kind === 'unsupported_protocol_version' || err.kind === 'unsupported_protocol_name')) {
@@ -165,6 +184,7 @@ export class Connection {
   /** QoS 0 delivery; dropped when the client's socket is backed up (documented overload policy). */
   sendQos0(message: StoredMessage, retain: boolean, subIds: number[] | undefined): void {
     if (this.stream.writableLength > this.broker.options.maxOutboundBuffer) {
+      // Documented overload policy: a client that does not read loses QoS 0 messages, counted.
       this.broker.stats.droppedSlow++;
       return;
     }
@@ -215,7 +235,54 @@ export class Connection {
     this.messagesOut++;
     this.broker.stats.messagesOut++;
     this.write(buf);
+    if (this.stream.writableNeedDrain && !this.slow) this.holdPublisher(this.broker.currentPublisher);
     return true;
+  }
+
+  // ---- flow control between publishers and subscribers ----
+
+  /**
+   * Our socket is backed up: stop reading from the client whose PUBLISH we are delivering until
+   * we drain, so a fast publisher is slowed to what its subscribers absorb (as TCP would slow it
+   * against a broker that reads no faster than it writes), instead of filling memory.
+   */
+  private holdPublisher(src: Connection | null): void {
+    if (src === null || src === this || src.readPaused || src.closed) return;
+    src.readPaused = true;
+    src.stream.pause();
+    (this.heldPublishers ??= new Set()).add(src);
+    if (this.slowTimer === null) {
+      this.slowTimer = setTimeout(() => {
+        this.slowTimer = null;
+        this.slow = true;
+        this.broker.stats.slowConsumers++;
+        this.releasePublishers();
+      }, SLOW_CONSUMER_MS);
+      this.slowTimer.unref();
+    }
+  }
+
+  private releasePublishers(): void {
+    const held = this.heldPublishers;
+    if (held === null) return;
+    this.heldPublishers = null;
+    for (const src of held) src.resumeReading();
+  }
+
+  private resumeReading(): void {
+    if (!this.readPaused || this.closed) return;
+    this.readPaused = false;
+    this.stream.resume();
+  }
+
+  private onDrain(): void {
+    this.slow = false;
+    if (this.slowTimer !== null) {
+      clearTimeout(this.slowTimer);
+      this.slowTimer = null;
+    }
+    this.releasePublishers();
+    this.resumeReading();
   }
 
   // ---- closing ----
@@ -249,6 +316,8 @@ export class Connection {
     this.state = 'closed';
     this.closeReason = reason;
     this.held = null;
+    if (this.slowTimer !== null) clearTimeout(this.slowTimer);
+    this.releasePublishers();
     if (!this.stream.destroyed && !this.stream.writableEnded) {
       // Give written packets (DISCONNECT, CONNACK refusals) a chance to leave.
       this.stream.end();

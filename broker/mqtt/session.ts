@@ -257,7 +257,7 @@ export class Session {
 
   private persist(e: OutMsg): void {
     const p = this.broker.persister;
-    if (!e.persisted) p.putMessage(e.message);
+    if (!e.persisted) p.putMessage(this.broker.ensureId(e.message));
     e.persisted = true;
     p.add({
       op: 'out.put',

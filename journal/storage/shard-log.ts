@@ -44,6 +44,17 @@ export interface RetentionResult {
   earliestOffset: number;
 }
 
+/** Counters since open (for metrics, and to observe group commit). */
+export interface ShardLogStats {
+  appends: number;
+  records: number;
+  /** writev calls on log files. */
+  writes: number;
+  /** fdatasync calls on the active segment (rolls excluded). */
+  fsyncs: number;
+  rolls: number;
+}
+
 export interface SegmentInfo {
   baseOffset: number;
   nextOffset: number;
@@ -90,6 +101,7 @@ export class ShardLog {
   private durable: number;
   private syncTimer: NodeJS.Timeout | null = null;
   private lastSyncAt = performance.now();
+  private readonly counters: ShardLogStats = { appends: 0, records: 0, writes: 0, fsyncs: 0, rolls: 0 };
 
   private constructor(dir: string, options: Readonly<ShardLogOptions>, limits: SegmentLimits, segments: Segment[], recovery: RecoveryReport, keyMap: Map<string, number> | null, release: () => void) {
     this.dir = dir;
@@ -150,6 +162,10 @@ export class ShardLog {
       sizeBytes: s.size,
       maxTimestamp: s.maxTimestamp === -Infinity ? null : s.maxTimestamp,
     }));
+  }
+
+  stats(): ShardLogStats {
+    return { ...this.counters };
   }
 
   sizeBytes(): number {
@@ -232,6 +248,7 @@ export class ShardLog {
         const seg = this.active;
         writevAllSync(seg.fd, bufs, seg.size);
         seg.dirty = true;
+        this.counters.writes++;
         for (const p of pending) {
           seg.recordBatch(p.pos, { baseOffset: p.base, recordCount: p.enc.recordCount, length: p.enc.buf.length, firstTimestamp: p.enc.firstTimestamp, maxTimestamp: p.enc.maxTimestamp });
           if (this.keyMap) {
@@ -259,6 +276,8 @@ export class ShardLog {
         bufs.push(op.enc.buf);
         pending.push({ pos: writePos, enc: op.enc, base: next });
         done.push({ op, result: { baseOffset: next, lastOffset: next + op.enc.recordCount - 1 } });
+        this.counters.appends++;
+        this.counters.records += op.enc.recordCount;
         next += op.enc.recordCount;
         writePos += len;
         if (bufs.length >= MAX_IOV) flush();
@@ -285,6 +304,7 @@ export class ShardLog {
   private async syncNow(): Promise<void> {
     const end = this.nextOffset();
     this.lastSyncAt = performance.now();
+    if (this.active.dirty) this.counters.fsyncs++;
     await this.active.sync();
     if (end > this.durable) this.durable = end;
   }
@@ -299,6 +319,7 @@ export class ShardLog {
     await old.writeIndexes();
     const seg = Segment.create(this.dir, old.nextOffset, this.limits);
     this.segments = [...this.segments, seg];
+    this.counters.rolls++;
     await fsyncDir(this.dir);
   }
 

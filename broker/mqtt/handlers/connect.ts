@@ -78,7 +78,7 @@ export function handleConnect(conn: Connection, p: IConnectPacket): void {
     }
     const { willDelayInterval, ...messageProps } = wp;
     conn.will = {
-      message: broker.makeMessage(w.topic, payload, qos, !!w.retain, v === 5 ? messageProps : undefined, clientId),
+      message: broker.ensureId(broker.makeMessage(w.topic, payload, qos, !!w.retain, v === 5 ? messageProps : undefined, clientId)),
       delayInterval: v === 5 ? (willDelayInterval ?? 0) : 0,
     };
   }

@@ -74,8 +74,10 @@ export function handlePublish(conn: Connection, p: IPublishPacket): void {
     const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = props;
     messageProps = Object.keys(rest).length > 0 ? rest : undefined;
   }
-  const message = broker.makeMessage(topic, payload, qos, p.retain, messageProps, conn.clientId);
+  const message = broker.makeMessage(topic, payload, qos, p.retain, messageProps, conn.clientId, conn.lastSeen);
+  broker.currentPublisher = conn;
   const matched = broker.router.publish(message);
+  broker.currentPublisher = null;
 
   if (qos === 0) return;
   if (qos === 2) {

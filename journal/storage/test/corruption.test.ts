@@ -68,7 +68,7 @@ describe('recovery from corrupted files', () => {
         fc.boolean(),
         async (batchSizes, ext, fileSeed, posSeed, garbage, keepMarker, truncateInstead) => {
           const dir = path.join(root, String(run++));
-          const opts = { segment_bytes: 400, index_interval_bytes: 60, fsync: 'never' as const };
+          const opts = { segment_bytes: 900, index_interval_bytes: 60, fsync: 'never' as const };
           let log = await ShardLog.open(dir, opts);
           const batches: Batch[] = [];
           for (const sizes of batchSizes) {
@@ -140,7 +140,7 @@ describe('recovery from corrupted files', () => {
           }
         },
       ),
-      { numRuns: 100, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: true, ...(seed !== undefined ? { seed } : {}) },
+      { numRuns: 200, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: true, ...(seed !== undefined ? { seed } : {}) },
     );
   }, 90_000);
 });

@@ -54,6 +54,57 @@ describe('ShardLog basics', () => {
     await log.close();
   });
 
+  it('appends arriving during an fsync share the next one', async () => {
+    const log = await ShardLog.open(tmpDir());
+    const first = log.append([{ value: v('first') }]);
+    // These queue while the first batch is being fsynced.
+    const rest = Array.from({ length: 300 }, (_, i) => log.append([{ value: v(`r${i}`) }]));
+    await Promise.all([first, ...rest]);
+    const s = log.stats();
+    expect(s.appends).toBe(301);
+    expect(s.fsyncs).toBeLessThanOrEqual(3);
+    expect(s.writes).toBe(s.fsyncs);
+    await log.close();
+  });
+
+  it('runs mutations in call order even when nobody awaits in between', async () => {
+    const log = await ShardLog.open(tmpDir(), { segment_bytes: 100, retention_bytes: 0, retention_ms: -1 });
+    const a1 = log.append([{ value: Buffer.alloc(70) }, { value: v('b') }]);
+    const a2 = log.append([{ value: Buffer.alloc(70) }]);
+    const t = log.truncateTo(1);
+    const a3 = log.append([{ value: v('c') }]);
+    const r = log.applyRetention();
+    const a4 = log.append([{ value: v('d') }]);
+    const read = log.read({ offset: 0, maxRecords: 10 });
+    expect(await a1).toEqual({ baseOffset: 0, lastOffset: 1 });
+    expect(await a2).toEqual({ baseOffset: 2, lastOffset: 2 });
+    await t;
+    expect(await a3).toEqual({ baseOffset: 1, lastOffset: 1 });
+    expect(await r).toEqual({ deletedSegments: [0], earliestOffset: 1 });
+    expect(await a4).toEqual({ baseOffset: 2, lastOffset: 2 });
+    // The read ran against the log as it was when it started: some prefix of a1's records.
+    const seen = (await read).map((x) => [x.offset, x.value.length]);
+    expect([[0, 70], [1, 1]].slice(0, seen.length)).toEqual(seen);
+    expect((await log.read({ offset: 1 })).map((x) => x.value.toString())).toEqual(['c', 'd']);
+    await log.close();
+  });
+
+  it('reports durability per policy and flush() makes it durable', async () => {
+    const log = await ShardLog.open(tmpDir(), { fsync: 'never' });
+    await log.append([{ value: v('x') }]);
+    expect(log.nextOffset()).toBe(1);
+    expect(log.durableOffset()).toBe(0);
+    await log.flush();
+    expect(log.durableOffset()).toBe(1);
+    await log.close();
+    const iv = await ShardLog.open(tmpDir(), { fsync: 'interval', fsync_interval_ms: 5 });
+    await iv.append([{ value: v('y') }]);
+    const deadline = Date.now() + 5000;
+    while (iv.durableOffset() < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(iv.durableOffset()).toBe(1);
+    await iv.close();
+  });
+
   it('rejects bad input with typed errors', async () => {
     const log = await ShardLog.open(tmpDir());
     await expect(log.append([])).rejects.toMatchObject({ code: 'JR_INVALID_ARGUMENT' });
