@@ -122,12 +122,16 @@ function headline(r: ScenarioResult): string {
   return `${m.join(' ')} (cpu loadgen ${r.loadgenCpuPercent ?? '?'}% / broker ${r.brokerCpuPercent ?? '?'}%)`;
 }
 
-/** Each distinct note once per scenario and broker (rounds repeat most of them). */
+/**
+ * Notes for the table: each scenario's setup line (its first note) from round 1 only, and every
+ * other note (disconnects, early stops, deaths) once per scenario and broker. The JSON has all.
+ */
 function distinctNotes(runs: RunRecord[]): RunNote[] {
   const seen = new Set<string>();
   const out: RunNote[] = [];
   for (const r of runs) {
-    for (const note of r.result.notes) {
+    const notes = r.round === 1 ? r.result.notes : r.result.notes.slice(1);
+    for (const note of notes) {
       const key = `${r.scenario}\u0000${r.broker}\u0000${note}`;
       if (seen.has(key)) continue;
       seen.add(key);

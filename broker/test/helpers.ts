@@ -11,7 +11,7 @@ import { loadConfig, brokerSchema } from '../../common/config/index.js';
 import { createLogger } from '../../common/log.js';
 import { startBroker, type RunningBroker } from '../server.js';
 import { encode, MqttParser } from '../mqtt/codec/index.js';
-import type { Packet } from '../mqtt/packets.js';
+import type { IConnackPacket, IPublishPacket, Packet } from '../mqtt/packets.js';
 
 export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 export const tlsDir = path.join(fixtures, 'tls');
@@ -164,4 +164,36 @@ export class RawClient {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** A short random suffix that keeps topics and client ids of one test apart from the others. */
+export const uid = (): string => Math.random().toString(36).slice(2, 10);
+
+export interface Received {
+  topic: string;
+  payload: string;
+  packet: IPublishPacket;
+}
+
+/** Collects every message an mqtt.js client receives. */
+export function collect(client: MqttClient): Received[] {
+  const got: Received[] = [];
+  client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), packet: packet as unknown as IPublishPacket }));
+  return got;
+}
+
+/** A raw connection that has sent CONNECT and read CONNACK. */
+export async function rawConnect(port: number, version: 4 | 5, fields: Record<string, unknown> = {}): Promise<{ c: RawClient; ack: IConnackPacket }> {
+  const c = await RawClient.connect(port, version);
+  c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, keepalive: 60, clientId: `r-${uid()}`, ...fields } as never, version);
+  const ack = (await c.next('connack')) as IConnackPacket;
+  return { c, ack };
+}
+
+/** rawConnect that insists on success. */
+export async function rawConnected(port: number, version: 4 | 5, fields: Record<string, unknown> = {}): Promise<RawClient> {
+  const { c, ack } = await rawConnect(port, version, fields);
+  const code = ack.reasonCode ?? ack.returnCode;
+  if (code !== 0) throw new Error(`CONNACK refused with ${code}`);
+  return c;
 }

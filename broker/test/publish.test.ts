@@ -2,9 +2,8 @@
 // control and size limits.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MqttClient } from 'mqtt';
-import { RawClient, connectClient, endClient, startTestBroker, waitFor, type TestBroker } from './helpers.js';
-import type { IConnackPacket, IDisconnectPacket, IPubackPacket, IPublishPacket, IPubrecPacket, IPubrelPacket, ISubackPacket } from '../mqtt/packets.js';
+import { RawClient, collect, connectClient, endClient, rawConnected, startTestBroker, uid, waitFor, type TestBroker } from './helpers.js';
+import type { IDisconnectPacket, IPubackPacket, IPublishPacket, IPubrecPacket, IPubrelPacket, ISubackPacket } from '../mqtt/packets.js';
 
 let broker: TestBroker;
 let port: number;
@@ -18,26 +17,13 @@ afterAll(async () => {
   await broker.stop();
 });
 
-const uid = (): string => Math.random().toString(36).slice(2, 10);
-
-async function raw(version: 4 | 5, fields: Record<string, unknown> = {}): Promise<RawClient> {
-  const c = await RawClient.connect(port, version);
-  c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, keepalive: 60, clientId: `r-${uid()}`, ...fields } as never, version);
-  const ack = (await c.next('connack')) as IConnackPacket;
-  expect(ack.reasonCode ?? ack.returnCode).toBe(0);
-  return c;
-}
+const raw = (version: 4 | 5, fields: Record<string, unknown> = {}): Promise<RawClient> => rawConnected(port, version, fields);
 
 async function rawSubscribe(c: RawClient, version: 4 | 5, topic: string, qos: 0 | 1 | 2, extra: Record<string, unknown> = {}, properties?: Record<string, unknown>): Promise<ISubackPacket> {
   c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos, ...extra }], properties } as never, version);
   return (await c.next('suback')) as ISubackPacket;
 }
 
-function collect(client: MqttClient): Array<{ topic: string; payload: string; packet: IPublishPacket }> {
-  const got: Array<{ topic: string; payload: string; packet: IPublishPacket }> = [];
-  client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), packet: packet as unknown as IPublishPacket }));
-  return got;
-}
 
 describe('QoS flows', () => {
   it('QoS 2 inbound: a resent PUBLISH (DUP) before PUBREL is delivered once [MQTT-4.3.3-9]', async () => {

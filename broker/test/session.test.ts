@@ -2,7 +2,7 @@
 // retransmission with DUP on reconnect, expiry, queue bounds.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawClient, connectClient, endClient, startTestBroker, waitFor, type TestBroker } from './helpers.js';
+import { connectClient, endClient, rawConnect, startTestBroker, uid, waitFor, type RawClient, type TestBroker } from './helpers.js';
 import type { IConnackPacket, IPublishPacket, IPubrelPacket } from '../mqtt/packets.js';
 
 let broker: TestBroker;
@@ -17,14 +17,8 @@ afterAll(async () => {
   await broker.stop();
 });
 
-const uid = (): string => Math.random().toString(36).slice(2, 10);
-
-async function raw(version: 4 | 5, clientId: string, fields: Record<string, unknown> = {}): Promise<{ c: RawClient; ack: IConnackPacket }> {
-  const c = await RawClient.connect(port, version);
-  c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, keepalive: 60, clientId, ...fields } as never, version);
-  const ack = (await c.next('connack')) as IConnackPacket;
-  return { c, ack };
-}
+const raw = (version: 4 | 5, clientId: string, fields: Record<string, unknown> = {}): Promise<{ c: RawClient; ack: IConnackPacket }> =>
+  rawConnect(port, version, { clientId, ...fields });
 
 async function publishAll(topic: string, payloads: string[], qos: 0 | 1 | 2): Promise<void> {
   const pub = await connectClient(url);

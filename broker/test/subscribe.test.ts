@@ -2,9 +2,8 @@
 // shared subscriptions.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MqttClient } from 'mqtt';
-import { RawClient, connectClient, endClient, startTestBroker, waitFor, type TestBroker } from './helpers.js';
-import type { IConnackPacket, IDisconnectPacket, IPublishPacket, ISubackPacket, IUnsubackPacket } from '../mqtt/packets.js';
+import { RawClient, collect, connectClient, endClient, rawConnected, startTestBroker, uid, waitFor, type TestBroker } from './helpers.js';
+import type { IDisconnectPacket, ISubackPacket, IUnsubackPacket } from '../mqtt/packets.js';
 
 let broker: TestBroker;
 let port: number;
@@ -18,21 +17,8 @@ afterAll(async () => {
   await broker.stop();
 });
 
-const uid = (): string => Math.random().toString(36).slice(2, 10);
+const raw = (version: 4 | 5, fields: Record<string, unknown> = {}): Promise<RawClient> => rawConnected(port, version, fields);
 
-async function raw(version: 4 | 5, fields: Record<string, unknown> = {}): Promise<RawClient> {
-  const c = await RawClient.connect(port, version);
-  c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, keepalive: 60, clientId: `s-${uid()}`, ...fields } as never, version);
-  const ack = (await c.next('connack')) as IConnackPacket;
-  expect(ack.reasonCode ?? ack.returnCode).toBe(0);
-  return c;
-}
-
-function collect(client: MqttClient): Array<{ topic: string; payload: string; packet: IPublishPacket }> {
-  const got: Array<{ topic: string; payload: string; packet: IPublishPacket }> = [];
-  client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), packet: packet as unknown as IPublishPacket }));
-  return got;
-}
 
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 60));
 

@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { RawClient, connectClient, endClient, startTestBroker, waitFor, type TestBroker } from './helpers.js';
+import { RawClient, connectClient, endClient, startTestBroker, uid, waitFor, type TestBroker } from './helpers.js';
 import type { IConnackPacket } from '../mqtt/packets.js';
 
 let broker: TestBroker;
@@ -17,8 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker.stop();
 });
-
-const uid = (): string => Math.random().toString(36).slice(2, 10);
 
 async function withWill(version: 4 | 5, clientId: string, topic: string, extra: Record<string, unknown> = {}, willProps?: Record<string, unknown>): Promise<RawClient> {
   const c = await RawClient.connect(port, version);

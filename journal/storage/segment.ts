@@ -211,7 +211,7 @@ export class Segment {
     let chunkPos = pos;
     while (pos < endPos) {
       let off = pos - chunkPos;
-      let check = checkBatch(chunk, off, chunk.length - off, expected, false, this.limits.maxBatchBytes);
+      let check = checkBatch(chunk, off, chunk.length - off, expected, true, this.limits.maxBatchBytes);
       while (check.kind === 'short') {
         if (pos + check.need > endPos) throw this.corrupt(pos, 'batch runs past the end of the log');
         const want = Math.min(Math.max(READ_CHUNK_BYTES, check.need), endPos - pos);
@@ -219,7 +219,7 @@ export class Segment {
         if (chunk.length < want) throw this.corrupt(pos, 'log file shorter than expected');
         chunkPos = pos;
         off = 0;
-        check = checkBatch(chunk, off, chunk.length, expected, false, this.limits.maxBatchBytes);
+        check = checkBatch(chunk, off, chunk.length, expected, true, this.limits.maxBatchBytes);
       }
       if (check.kind === 'corrupt') throw this.corrupt(pos, check.reason);
       if (!visitor(chunk, off, check.header, pos)) return;

@@ -1068,9 +1068,9 @@ export class RaftNode {
       return;
     }
     if (this.leadTransferee !== NONE && !this.prs.has(this.leadTransferee)) this.leadTransferee = NONE;
-    // The quorum may have shrunk; new members need to be probed.
+    // The quorum may have shrunk; a new member is probed right away.
     if (this.maybeCommit()) this.onCommitAdvanced();
-    else this.bcastAppend();
+    if (cc.type !== 'remove-node' && cc.nodeId !== this.id) this.sendAppend(cc.nodeId, true);
   }
 
   private addProgress(id: NodeId, next: number, isLearner: boolean): void {

@@ -76,7 +76,7 @@ export class KvStateMachine {
   }
 
   /** Entries that are not KV commands (no-ops, membership changes) still advance the index. */
-  skip(index: number): void {
+  noteApplied(index: number): void {
     this.appliedIndex = index;
   }
 

@@ -484,7 +484,7 @@ class Simulation {
     for (const e of entries) {
       this.safety.observeApplied(n.id, e);
       if (e.type !== 'normal' || e.data.byteLength === 0) {
-        sm.skip(e.index);
+        sm.noteApplied(e.index);
         continue;
       }
       const cmd: KvCommand = decodeCommand(e.data);

@@ -1,0 +1,93 @@
+// A throwaway S3-protocol server for tests: s3rver (filesystem-backed) in a child process on a
+// free loopback port, with a temp directory, its own random key pair and one bucket. A child
+// process rather than in-process, so a test can kill it with SIGKILL mid-request.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface S3Server {
+  /** http://127.0.0.1:<port> */
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  bucket: string;
+  pid: number;
+  /** SIGKILL: the server vanishes mid-request (for failure tests); stop() still cleans up. */
+  kill(): void;
+  /** Kills the server (if running) and removes its directory. */
+  stop(): Promise<void>;
+}
+
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), 's3rver-child.mjs');
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+}
+
+export async function startS3Server(opts: { bucket?: string; startTimeoutMs?: number } = {}): Promise<S3Server> {
+  const dir = await mkdtemp(join(tmpdir(), 'rmq-s3rver-'));
+  const bucket = opts.bucket ?? 'robustmq-test';
+  const accessKey = `AK${randomBytes(8).toString('hex').toUpperCase()}`;
+  const secretKey = randomBytes(20).toString('base64url');
+  const proc = spawn(process.execPath, [CHILD], {
+    env: { ...process.env, S3_DIR: dir, S3_BUCKET: bucket, S3_ACCESS_KEY: accessKey, S3_SECRET_KEY: secretKey },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(proc);
+  installExitHook();
+  proc.once('exit', () => live.delete(proc));
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`s3rver did not start in time; stderr:\n${stderr}`)), opts.startTimeoutMs ?? 20_000);
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const line = out.split('\n').find((l) => l.startsWith('{'));
+        if (line === undefined) return;
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { port: number }).port);
+      });
+      proc.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`s3rver exited during startup (code ${String(code)}, signal ${String(signal)}); stderr:\n${stderr}`));
+      });
+    });
+    const kill = (): void => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    };
+    return {
+      endpoint: `http://127.0.0.1:${port}`,
+      accessKey,
+      secretKey,
+      bucket,
+      pid: proc.pid ?? -1,
+      kill,
+      async stop() {
+        if (proc.exitCode === null && proc.signalCode === null) {
+          const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+          proc.kill('SIGKILL');
+          await gone;
+        }
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e: unknown) {
+    proc.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  }
+}
