@@ -168,7 +168,7 @@ export class Publisher {
   /** How many of `want` messages may go now (window, packet ids and the message limit). */
   private room(want: number): number {
     let n = Math.min(want, this.max - this.sent);
-    if (this.gate !== undefined) n = Math.min(n, this.gate());
+    if (this.gate !== undefined) n = Math.min(n, Math.floor(this.gate()));
     if (this.inflightIds !== null) {
       n = Math.min(n, this.window - this.inflight);
       // Ids are taken in order; stop at one still in flight (a long-unacknowledged message).

@@ -30,6 +30,8 @@ export interface MariaDbServer {
   createDatabase(): Promise<string>;
   /** SIGKILL: the server vanishes mid-whatever (for failure tests); stop() still cleans up. */
   kill(): void;
+  /** Kills the server if it runs, then starts it again on the same data directory and port. */
+  restart(): Promise<void>;
   /** Kills the server (if running) and removes its data directory. */
   stop(): Promise<void>;
 }
@@ -83,6 +85,11 @@ async function tail(path: string, lines = 30): Promise<string> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+interface Running {
+  proc: ChildProcess;
+  admin: Connection;
+}
+
 export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDbServer> {
   const mariadbd = findBinary(['mariadbd', 'mysqld']);
   const installDb = findBinary(['mariadb-install-db', 'mysql_install_db']);
@@ -92,7 +99,7 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDbSe
         'install mariadb-server (apt-get install mariadb-server)',
     );
   }
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+  const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
   const dir = await mkdtemp(join(tmpdir(), 'rmq-mariadb-'));
   const dataDir = join(dir, 'data');
   const socket = join(dir, 'sock');
@@ -101,7 +108,61 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDbSe
   // mariadbd refuses to run as root unless told to: the sandbox's root is our only user.
   const userArgs = asRoot ? ['--user=root'] : [];
   const sizeArgs = ['--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M', '--innodb-file-per-table=0'];
-  let child: ChildProcess | null = null;
+
+  /** Starts mariadbd on the data directory; resolves once root can connect over the socket. */
+  const launch = async (port: number): Promise<Running | { failed: string }> => {
+    const deadline = Date.now() + startTimeoutMs;
+    const proc = spawn(
+      mariadbd,
+      [
+        '--no-defaults',
+        `--datadir=${dataDir}`,
+        `--port=${port}`,
+        '--bind-address=127.0.0.1',
+        `--socket=${socket}`,
+        `--pid-file=${join(dir, 'mariadbd.pid')}`,
+        `--log-error=${errorLog}`,
+        '--skip-log-bin',
+        '--skip-name-resolve',
+        `--max-allowed-packet=${MARIADB_MAX_ALLOWED_PACKET}`,
+        '--loose-feedback=OFF',
+        ...userArgs,
+        ...sizeArgs,
+      ],
+      { stdio: 'ignore' },
+    );
+    live.add(proc);
+    installExitHook();
+    let exited: string | null = null;
+    proc.once('exit', (code, signal) => {
+      exited = `exit code ${String(code)}, signal ${String(signal)}`;
+      live.delete(proc);
+    });
+    for (;;) {
+      if (exited !== null) return { failed: exited };
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new Error(`mariadbd did not accept connections in ${startTimeoutMs} ms; error log:\n${await tail(errorLog)}`);
+      }
+      try {
+        const admin = await createConnection({ socketPath: socket, user: 'root', connectTimeout: 2000 });
+        // The server may be killed on purpose later: a dead admin connection must not throw.
+        admin.on('error', () => undefined);
+        return { proc, admin };
+      } catch {
+        await sleep(50);
+      }
+    }
+  };
+
+  const stopProc = async (proc: ChildProcess): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill('SIGKILL');
+    await gone;
+  };
+
+  let running: Running | null = null;
   try {
     await run(installDb, [
       '--no-defaults',
@@ -113,96 +174,72 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDbSe
       ...sizeArgs,
     ]);
     let port = 0;
-    let admin: Connection | null = null;
     // A port found free can be taken before mariadbd binds it: try a few.
-    for (let attempt = 1; admin === null; attempt++) {
+    for (let attempt = 1; running === null; attempt++) {
       port = await freePort();
-      const proc = spawn(
-        mariadbd,
-        [
-          '--no-defaults',
-          `--datadir=${dataDir}`,
-          `--port=${port}`,
-          '--bind-address=127.0.0.1',
-          `--socket=${socket}`,
-          `--pid-file=${join(dir, 'mariadbd.pid')}`,
-          `--log-error=${errorLog}`,
-          '--skip-log-bin',
-          '--skip-name-resolve',
-          `--max-allowed-packet=${MARIADB_MAX_ALLOWED_PACKET}`,
-          '--loose-feedback=OFF',
-          ...userArgs,
-          ...sizeArgs,
-        ],
-        { stdio: 'ignore' },
-      );
-      child = proc;
-      live.add(proc);
-      installExitHook();
-      let exited: string | null = null;
-      proc.once('exit', (code, signal) => {
-        exited = `exit code ${String(code)}, signal ${String(signal)}`;
-        live.delete(proc);
-      });
-      while (admin === null) {
-        if (exited !== null) break;
-        if (Date.now() > deadline) {
-          throw new Error(`mariadbd did not accept connections in time; error log:\n${await tail(errorLog)}`);
-        }
-        try {
-          admin = await createConnection({ socketPath: socket, user: 'root', connectTimeout: 2000 });
-          // The server may be killed on purpose later: a dead admin connection must not throw.
-          admin.on('error', () => undefined);
-        } catch {
-          await sleep(50);
-        }
+      const r = await launch(port);
+      if ('proc' in r) {
+        running = r;
+        break;
       }
-      if (admin === null) {
-        const log = await tail(errorLog);
-        if (attempt < 4 && /bind on tcp\/ip port|address already in use/i.test(log)) continue;
-        throw new Error(`mariadbd exited during startup (${exited ?? 'unknown'}); error log:\n${log}`);
-      }
+      const log = await tail(errorLog);
+      if (attempt < 4 && /bind on tcp\/ip port|address already in use/i.test(log)) continue;
+      throw new Error(`mariadbd exited during startup (${r.failed}); error log:\n${log}`);
     }
     const user = 'robustmq';
     const password = randomBytes(12).toString('hex');
     const host = '127.0.0.1';
     let dbCounter = 0;
     const urlOf = (db: string): string => `mysql://${user}:${password}@${host}:${port}/${db}`;
-    await admin.query(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}'`);
+    await running.admin.query(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}'`);
     // Every database named rmq_* belongs to the test user, and nothing else.
-    await admin.query(`GRANT ALL PRIVILEGES ON \`rmq\\_%\`.* TO '${user}'@'127.0.0.1'`);
+    await running.admin.query(`GRANT ALL PRIVILEGES ON \`rmq\\_%\`.* TO '${user}'@'127.0.0.1'`);
     const createDatabase = async (): Promise<string> => {
+      if (running === null) throw new Error('the MariaDB server is not running');
       const name = `rmq_${++dbCounter}`;
-      await admin!.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4`);
+      await running.admin.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4`);
       return urlOf(name);
     };
     const url = await createDatabase();
-    const proc = child!;
-    const kill = (): void => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    };
-    return {
+    const server: MariaDbServer = {
       url,
       host,
       port,
       user,
       password,
       database: new URL(url).pathname.slice(1),
-      pid: proc.pid ?? -1,
+      pid: running.proc.pid ?? -1,
       createDatabase,
-      kill,
+      kill() {
+        const proc = running?.proc;
+        if (proc !== undefined && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      },
+      async restart() {
+        if (running !== null) {
+          running.admin.destroy();
+          await stopProc(running.proc);
+          running = null;
+        }
+        const r = await launch(port);
+        if (!('proc' in r)) throw new Error(`mariadbd exited during restart (${r.failed}); error log:\n${await tail(errorLog)}`);
+        running = r;
+        server.pid = r.proc.pid ?? -1;
+      },
       async stop() {
-        admin!.destroy();
-        if (proc.exitCode === null && proc.signalCode === null) {
-          const gone = new Promise<void>((r) => proc.once('exit', () => r()));
-          proc.kill('SIGKILL');
-          await gone;
+        if (running !== null) {
+          running.admin.destroy();
+          await stopProc(running.proc);
+          running = null;
         }
         await rm(dir, { recursive: true, force: true });
       },
     };
+    return server;
   } catch (e: unknown) {
-    child?.kill('SIGKILL');
+    if (running !== null) {
+      running.admin.destroy();
+      await stopProc(running.proc);
+    }
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     throw e;
   }

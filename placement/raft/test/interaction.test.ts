@@ -16,12 +16,11 @@ describe('interaction scripts', () => {
     it(file, () => {
       const path = join(dir, file);
       const src = readFileSync(path, 'utf8');
-      const header = src.match(/^(#[^\n]*\n)*\n?/)?.[0] ?? '';
       const blocks = parseScript(src);
       const runner = new InteractionRunner();
-      const actual = blocks.map((b) => ({ command: b.command, expected: runner.run(b.command) }));
+      const actual = blocks.map((b) => ({ ...b, expected: runner.run(b.command) }));
       if (update) {
-        writeFileSync(path, formatScript(actual, header));
+        writeFileSync(path, formatScript(actual));
         return;
       }
       for (let i = 0; i < blocks.length; i++) {

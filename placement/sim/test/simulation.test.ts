@@ -3,7 +3,8 @@
  * changes). Every failure prints the command that replays it and saves the client history as
  * JSON. Environment:
  *   SIM_SEEDS=n                 how many seeds in total (default 1000)
- *   SEED=n [SIM_NODES=3|5] [SIM_RECONFIGURE=1]   replay one seed and print its statistics
+ *   SEED=n [SIM_NODES=3|5] [SIM_RECONFIGURE=1] [SIM_TRACE=1]
+ *                               replay one seed and print its statistics (and a per-tick trace)
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +54,7 @@ describe('deterministic simulation', () => {
         nodes: process.env.SIM_NODES === '5' ? 5 : 3,
         reconfigure: process.env.SIM_RECONFIGURE === '1',
         livenessBoundTicks: LIVENESS_BOUND_TICKS,
+        ...(process.env.SIM_TRACE === '1' ? { trace: (line: string) => console.log(line) } : {}),
       };
       const r = runSimulation(o);
       console.log(JSON.stringify({ options: o, stats: r.stats, operations: r.history.length }, null, 2));

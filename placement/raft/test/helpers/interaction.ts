@@ -15,6 +15,8 @@ import type { ConfChangeType, Entry, Message } from '../../types.js';
 import { TestCluster, text } from './cluster.js';
 
 export interface Block {
+  /** Comment lines (starting with #) written before the command; kept when rewriting. */
+  readonly comments: readonly string[];
   readonly command: string;
   readonly expected: string;
 }
@@ -22,10 +24,17 @@ export interface Block {
 export function parseScript(src: string): Block[] {
   const blocks: Block[] = [];
   const lines = src.replace(/\r\n/g, '\n').split('\n');
+  let comments: string[] = [];
   let i = 0;
   while (i < lines.length) {
     const line = lines[i]!;
-    if (line.trim() === '' || line.startsWith('#')) {
+    if (line.startsWith('#')) {
+      comments.push(line);
+      i++;
+      continue;
+    }
+    if (line.trim() === '') {
+      if (comments.length > 0 && blocks.length === 0) comments.push('');
       i++;
       continue;
     }
@@ -35,13 +44,16 @@ export function parseScript(src: string): Block[] {
     i++;
     const out: string[] = [];
     while (i < lines.length && lines[i]!.trim() !== '') out.push(lines[i++]!);
-    blocks.push({ command, expected: out.join('\n') });
+    blocks.push({ comments, command, expected: out.join('\n') });
+    comments = [];
   }
   return blocks;
 }
 
-export function formatScript(blocks: readonly Block[], header: string): string {
-  return header + blocks.map((b) => `${b.command}\n----\n${b.expected}\n`).join('\n');
+export function formatScript(blocks: readonly Block[]): string {
+  return blocks
+    .map((b) => `${b.comments.length ? `${b.comments.join('\n')}\n` : ''}${b.command}\n----\n${b.expected}\n`)
+    .join('\n');
 }
 
 const decode = (b: Uint8Array): string => new TextDecoder().decode(b);
