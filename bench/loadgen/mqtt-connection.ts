@@ -29,8 +29,13 @@ export interface ConnectionCounters {
   pubrelsIn: number;
   pubcompsIn: number;
   acksOut: number;
-  /** QoS 2 PUBLISH redelivered for a packet id still awaiting PUBREL: not passed on [MQTT-4.3.3-2]. */
+  /** QoS 2 PUBLISH with DUP set for a packet id still awaiting PUBREL: not passed on [MQTT-4.3.3-2]. */
   qos2Redeliveries: number;
+  /**
+   * QoS 2 PUBLISH without DUP for a packet id still awaiting PUBREL: the sender reused an id that
+   * is in use [MQTT-2.3.1-2]. Not passed on either, since the receiver cannot tell it from a resend.
+   */
+  qos2IdReuse: number;
 }
 
 export interface ConnectionHandlers {
@@ -104,6 +109,7 @@ export class MqttConnection {
     pubcompsIn: 0,
     acksOut: 0,
     qos2Redeliveries: 0,
+    qos2IdReuse: 0,
   };
   handlers: ConnectionHandlers;
   closed = false;
@@ -279,7 +285,8 @@ export class MqttConnection {
           const pending = (this.qos2Pending ??= new Uint8Array(65536));
           this.queueAck(0x50, packetId);
           if (pending[packetId] === 1) {
-            this.counters.qos2Redeliveries++;
+            if ((flags & 0x08) !== 0) this.counters.qos2Redeliveries++;
+            else this.counters.qos2IdReuse++;
             return;
           }
           pending[packetId] = 1;

@@ -85,13 +85,20 @@ export function qosE2e(qos: 1 | 2): (target: BrokerTarget, params: ScenarioParam
           metric('duplicates', duplicates, 'msgs', 'lower'),
           metric('unacked', unacked, 'msgs', 'lower'),
         );
+        if (qos === 2) r.metrics.push(metric('packet_id_reuse', sub.counters.qos2IdReuse, 'msgs', 'lower'));
         if (qos === 2) r.metrics.push(metric('exactly_once', lost === 0 && duplicates === 0 ? 1 : 0, 'bool', 'higher'));
         r.loadgenCpuPercent = round(cpu.loadgenPercent);
         r.brokerCpuPercent = cpu.brokerPercent === null ? null : round(cpu.brokerPercent);
         r.notes.push(
           `${params.qosPublishers} publishers (end-to-end window ${params.qosWindow}) -> 1 subscriber; ${sent} sent in total, ` +
-            `${sum(trackers, (t) => t.outOfOrder)} out of order, ${sub.counters.qos2Redeliveries} QoS 2 redeliveries absorbed`,
+            `${sum(trackers, (t) => t.outOfOrder)} out of order, ${sub.counters.qos2Redeliveries} QoS 2 redeliveries (DUP) absorbed`,
         );
+        if (sub.counters.qos2IdReuse > 0) {
+          r.notes.push(
+            `the broker sent ${sub.counters.qos2IdReuse} new QoS 2 PUBLISHes reusing a packet id still awaiting PUBREL [MQTT-2.3.1-2]; ` +
+              `the subscriber withheld them as resends [MQTT-4.3.3-2], so they count as lost (PUBREL received ${sub.counters.pubrelsIn} of ${sub.counters.publishesIn} PUBLISHes)`,
+          );
+        }
         if (foreign > 0) r.notes.push(`${foreign} messages with an unknown publisher index`);
         if (sub.closed) r.notes.push('the subscriber was disconnected during the run');
       } finally {

@@ -4,6 +4,7 @@
 
 import type { Duplex } from 'node:stream';
 import { MqttParser, encode, encodePublish } from './codec/index.js';
+import { sharedPublish } from './publish-cache.js';
 import type { Packet, PublishProperties } from './packets.js';
 import type { StoredMessage, WillRecord } from '../storage/driver.js';
 import type { MqttBroker } from './broker.js';
@@ -199,9 +200,13 @@ export class Connection {
   private writePublish(
     m: StoredMessage, qos: 0 | 1 | 2, retain: boolean, dup: boolean, packetId: number | undefined, subIds: number[] | undefined,
   ): boolean {
+    const v5 = this.protocolVersion === 5;
     let properties: PublishProperties | undefined;
     let topic = m.topic;
-    if (this.protocolVersion === 5) {
+    let buf: Buffer;
+    if (!v5 || (subIds === undefined && m.expiresAt === undefined && this.clientTopicAliasMaximum === 0)) {
+      buf = sharedPublish(m, v5, qos, retain, dup, packetId);
+    } else {
       if (m.properties !== undefined || subIds !== undefined || m.expiresAt !== undefined) {
         properties = { ...m.properties };
         if (m.expiresAt !== undefined) {
@@ -210,8 +215,8 @@ export class Connection {
         }
         if (subIds !== undefined && subIds.length > 0) properties.subscriptionIdentifier = subIds.length === 1 ? subIds[0]! : subIds;
       }
+      buf = encodePublish({ topic, payload: m.payload, qos, retain, dup, messageId: packetId, properties }, 5);
     }
-    let buf = encodePublish({ topic, payload: m.payload, qos, retain, dup, messageId: packetId, properties }, this.protocolVersion);
     if (this.clientMaxPacketSize > 0 && buf.length > this.clientMaxPacketSize) {
       // [MQTT-3.1.2-24] never send a packet larger than the client's Maximum Packet Size.
       this.broker.stats.droppedTooLarge++;
