@@ -238,6 +238,16 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', stopOnSignal);
   process.on('SIGTERM', stopOnSignal);
+  // Never leave a broker behind, even when this process dies of an uncaught error.
+  process.on('exit', () => {
+    if (current !== null && current.exit === null) {
+      try {
+        process.kill(current.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
 
   const started = new Date();
   const runs: RunRecord[] = [];

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `journal start [--config FILE] [--set key.path=value]...`: the journal engine (segmented,
-// replicated logs). Until it is built, `start` validates the configuration and exits 2.
+// `journal start [--config FILE] [--set key.path=value]...`: a journal engine node (segmented,
+// replicated shard logs over gRPC). With `placement.addrs = []` it runs standalone: one node,
+// shard metadata in <data_dir>/journal/.meta.json.
 
 import { journalSchema } from '../common/config/index.js';
 import { runService } from '../common/service-runner.js';
@@ -8,9 +9,11 @@ import { runService } from '../common/service-runner.js';
 const code = await runService(
   {
     name: 'journal',
-    summary: 'Starts a journal engine node: segmented append-only shards, replicated, served over gRPC.',
+    summary: 'Starts a journal engine node: segmented append-only shards, replicated, served over gRPC. With placement.addrs = [] it runs standalone (one node, replicas = 1).',
     schema: journalSchema,
     defaultConfigFile: 'config/journal.toml',
+    // Imported only once the config is valid, so --help and config errors answer without loading gRPC.
+    start: async (config, log) => (await import('../journal/service/start-journal.js')).startJournal(config, log),
   },
   process.argv.slice(2),
 );

@@ -242,6 +242,26 @@ export const errorCatalogue = {
     description: 'The request did not commit within its deadline; its outcome is unknown.',
     grpc: 'DEADLINE_EXCEEDED',
   },
+  PC_INVALID_ARGUMENT: {
+    description: 'A placement request is malformed (an empty key, an object without its identifying fields).',
+    grpc: 'INVALID_ARGUMENT',
+  },
+  PC_CONFLICT: {
+    description: "A conditional placement write found the object at another mod_index than expected; re-read and retry.",
+    grpc: 'ABORTED',
+  },
+  PC_NODE_NOT_REGISTERED: {
+    description: 'A heartbeat names a node that is not registered or was marked dead; the node must register again.',
+    grpc: 'NOT_FOUND',
+  },
+  PC_UNREACHABLE: {
+    description: 'A placement node could not be reached (connection refused or lost); the client tries another member.',
+    grpc: 'UNAVAILABLE',
+  },
+  PC_WATCH_COMPACTED: {
+    description: 'A watch asked to resume from a log index this node no longer retains; list again, then watch from the listed index.',
+    grpc: 'OUT_OF_RANGE',
+  },
 
   // Journal engine.
   JR_CORRUPT_SEGMENT: {
@@ -271,6 +291,62 @@ export const errorCatalogue = {
   JR_RECORD_TOO_LARGE: {
     description: 'A record or batch exceeds the segment size limit.',
     grpc: 'INVALID_ARGUMENT',
+  },
+  JR_INVALID_RECORD: {
+    description: 'A record in a write is malformed (value, key, header or timestamp of the wrong type or range).',
+    grpc: 'INVALID_ARGUMENT',
+  },
+  JR_INVALID_ARGUMENT: {
+    description: 'A journal request argument is malformed (shard name, offset, limits, empty batch).',
+    grpc: 'INVALID_ARGUMENT',
+  },
+  JR_INVALID_OPTIONS: {
+    description: 'A shard log was opened with an unknown option or a bad option value.',
+    grpc: 'INVALID_ARGUMENT',
+  },
+  JR_BATCH_TOO_LARGE: {
+    description: 'One write batch encodes to more than the maximum batch size.',
+    grpc: 'INVALID_ARGUMENT',
+  },
+  JR_OFFSET_MISMATCH: {
+    description: 'A replicated append did not start at the follower log end offset.',
+    grpc: 'FAILED_PRECONDITION',
+  },
+  JR_CLOSED: {
+    description: 'The shard log or journal node is closing or closed.',
+    grpc: 'UNAVAILABLE',
+  },
+  JR_IO_ERROR: {
+    description: 'A shard log write or fsync failed; the shard refuses writes until it is reopened.',
+    grpc: 'UNAVAILABLE',
+  },
+  JR_SHARD_LOCKED: {
+    description: 'Another live process holds the shard directory.',
+    grpc: 'FAILED_PRECONDITION',
+  },
+  JR_KEY_INDEX_DISABLED: {
+    description: 'A read by key on a shard created without a key index.',
+    grpc: 'FAILED_PRECONDITION',
+  },
+  JR_WRITE_TIMEOUT: {
+    description: 'The leader appended the write but it was not replicated as its acks require in time; its outcome is unknown.',
+    grpc: 'DEADLINE_EXCEEDED',
+  },
+  JR_FENCED: {
+    description: 'The request carries a leader epoch this replica no longer (or does not yet) follows.',
+    grpc: 'FAILED_PRECONDITION',
+  },
+  JR_UNREACHABLE: {
+    description: 'No journal node answered at the address used (connection refused or lost).',
+    grpc: 'UNAVAILABLE',
+  },
+  JR_TIMEOUT: {
+    description: 'A journal request got no answer within its deadline; its outcome is unknown.',
+    grpc: 'DEADLINE_EXCEEDED',
+  },
+  JR_PLACEMENT_UNAVAILABLE: {
+    description: 'The journal node cannot read or update shard metadata in the placement center right now.',
+    grpc: 'UNAVAILABLE',
   },
 
   // robust-ctl.

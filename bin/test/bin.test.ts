@@ -98,7 +98,8 @@ describe('broker start: configuration', () => {
 
 describe('placement and journal (not built yet)', () => {
   it('accept their shipped config files', async () => {
-    for (const name of ['placement', 'journal']) {
+    // journal is built: journal/service/test/journal-process.test.ts runs it as a process.
+    for (const name of ['placement']) {
       const r = await run(name, ['start', '--config', `config/${name}.toml`]);
       expect(r).toMatchObject({ code: 2, stdout: '' });
       expect(r.stderr.trim()).toBe(`${name}: not built yet`);

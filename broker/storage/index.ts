@@ -5,15 +5,21 @@ import { join } from 'node:path';
 import type { StorageDriver } from './driver.js';
 import { LevelDbStorage } from './leveldb.js';
 import { MemoryStorage } from './memory.js';
+import { MySqlStorage } from './mysql.js';
+import { S3Storage, type S3StorageOptions } from './s3.js';
 
 export interface StorageDriverConfig {
   driver: string;
   dataDir: string;
   leveldb?: { sync?: boolean };
+  /** storage.mysql.url */
+  mysql?: { url: string };
+  /** storage.s3.*; `prefix` defaults to "robustmq/storage/" (one broker per prefix). */
+  s3?: { endpoint: string; bucket: string; accessKey: string; secretKey: string; prefix?: string };
 }
 
 /** The drivers this build provides. */
-export const storageDriverNames = ['memory', 'leveldb'] as const;
+export const storageDriverNames = ['memory', 'leveldb', 'mysql', 's3'] as const;
 
 export function createStorageDriver(cfg: StorageDriverConfig): StorageDriver {
   switch (cfg.driver) {
@@ -23,6 +29,18 @@ export function createStorageDriver(cfg: StorageDriverConfig): StorageDriver {
       const opts: { path: string; sync?: boolean } = { path: join(cfg.dataDir, 'broker', 'storage') };
       if (cfg.leveldb?.sync !== undefined) opts.sync = cfg.leveldb.sync;
       return new LevelDbStorage(opts);
+    }
+    case 'mysql':
+      if (!cfg.mysql?.url) throw new Error('storage.driver = "mysql" needs storage.mysql.url (mysql://user:password@host:port/database)');
+      return new MySqlStorage({ url: cfg.mysql.url });
+    case 's3': {
+      const s3 = cfg.s3;
+      if (!s3?.endpoint || !s3.bucket) {
+        throw new Error('storage.driver = "s3" needs storage.s3.endpoint, storage.s3.bucket, storage.s3.access_key and storage.s3.secret_key');
+      }
+      const opts: S3StorageOptions = { endpoint: s3.endpoint, bucket: s3.bucket, accessKey: s3.accessKey, secretKey: s3.secretKey };
+      if (s3.prefix !== undefined) opts.prefix = s3.prefix;
+      return new S3Storage(opts);
     }
     default:
       throw new Error(
@@ -36,3 +54,5 @@ export type { StorageDriver, StorageOp } from './driver.js';
 export { StorageOpError } from './storage-op-error.js';
 export { LevelDbStorage } from './leveldb.js';
 export { MemoryStorage } from './memory.js';
+export { MySqlStorage } from './mysql.js';
+export { S3Storage } from './s3.js';

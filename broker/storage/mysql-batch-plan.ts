@@ -185,6 +185,11 @@ function fold(ops: readonly StorageOp[]): Net {
 const LARGE_ROW_BYTES = 256 * 1024;
 /** Rows per multi-row statement, and keys per IN list. */
 const ROWS_PER_STATEMENT = 500;
+/**
+ * Data bytes per multi-row statement: as text, binary values take twice their size (hex), so a
+ * statement stays near 2 MB, well under MariaDB's default 16 MB max_allowed_packet.
+ */
+const STATEMENT_BYTES = 1024 * 1024;
 
 export interface SqlFormatter {
   format(sql: string, values: readonly SqlValue[]): string;
@@ -225,15 +230,25 @@ class StatementList {
     const update = (rest.length > 0 ? rest.map((c) => `${c} = VALUES(${c})`) : [`${columns[0]} = ${columns[0]}`]).join(', ');
     const head = `INSERT INTO ${table} (${cols}) VALUES `;
     const tail = ` ON DUPLICATE KEY UPDATE ${update}`;
-    const small: SqlValue[][] = [];
+    let part: string[] = [];
+    let bytes = 0;
+    const flush = (): void => {
+      if (part.length > 0) this.out.push({ kind: 'text', sql: head + part.join(', ') + tail });
+      part = [];
+      bytes = 0;
+    };
     for (const row of rows) {
       const values = toSql(row);
-      if (rowBytes(values) > LARGE_ROW_BYTES) this.out.push({ kind: 'prepared', sql: head + one + tail, values });
-      else small.push(values);
+      const size = rowBytes(values);
+      if (size > LARGE_ROW_BYTES) {
+        this.out.push({ kind: 'prepared', sql: head + one + tail, values });
+        continue;
+      }
+      if (part.length >= ROWS_PER_STATEMENT || bytes + size > STATEMENT_BYTES) flush();
+      part.push(this.fmt.format(one, values));
+      bytes += size;
     }
-    for (const part of chunks(small, ROWS_PER_STATEMENT)) {
-      this.out.push({ kind: 'text', sql: head + part.map((r) => this.fmt.format(one, r)).join(', ') + tail });
-    }
+    flush();
   }
 
   deleteIn(table: string, column: string, keys: readonly string[], extra = ''): void {

@@ -492,7 +492,10 @@ export class MySqlStorage implements StorageDriver {
   }
 }
 
-/** Joins consecutive text statements into multi-statement round trips of bounded size. */
+/**
+ * Joins consecutive text statements into multi-statement round trips of bounded size (a packet
+ * stays under about 6 MB: 4 MB of joined text plus at most one statement of about 2 MB).
+ */
 function groupStatements(statements: Statement[]): Statement[] {
   const MAX_TEXT = 4 * 1024 * 1024;
   const out: Statement[] = [];

@@ -48,7 +48,8 @@ function deadlineAgent(Base: AgentCtor, idleMs: number): http.Agent {
       return socket;
     }
   }
-  return new DeadlineAgent({ keepAlive: true, maxSockets: 16 });
+  // The agent's own timeout too: it is what an idle keep-alive socket is reset to when reused.
+  return new DeadlineAgent({ keepAlive: true, maxSockets: 16, timeout: idleMs });
 }
 
 function isNotFound(e: unknown): boolean {
@@ -82,6 +83,9 @@ export function minioObjectStore(cfg: S3Endpoint): ObjectStore {
     region: cfg.region ?? 'us-east-1',
     pathStyle: cfg.pathStyle ?? !host.endsWith('.amazonaws.com'),
     transportAgent: agent,
+    // The driver reports a failure at once (the broker then does not acknowledge); the minio
+    // client's own retry would only delay that and log to the console.
+    retryOptions: { disableRetry: true },
   });
   const bucket = cfg.bucket;
   return {

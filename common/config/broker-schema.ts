@@ -2,7 +2,7 @@
 // config/broker.toml lists the same keys with the same defaults; a test keeps them in step.
 
 import type { LogLevel } from '../log.js';
-import { bool, bytes, crossChecks, duration, hostPort, int, oneOf, port, str, stringList, type Assert, type ConfigOf, type CrossCheckProblem, type Equal } from './schema.js';
+import { bool, bytes, crossChecks, duration, hostPort, int, oneOf, port, str, stringList, tableList, type Assert, type ConfigOf, type CrossCheckProblem, type Equal } from './schema.js';
 import { logKeys, serviceKeys } from './service-keys.js';
 
 const U16 = 65535;
@@ -20,6 +20,48 @@ export const offlineOverflowPolicies = ['drop_oldest', 'drop_new'] as const;
 export type OfflineOverflowPolicy = (typeof offlineOverflowPolicies)[number];
 
 const nonEmpty = { test: (v: string) => v.length > 0, expected: 'a non-empty string' };
+
+export const authSourceTypes = ['built_in', 'mysql', 'redis', 'jwt', 'scram'] as const;
+export type AuthSourceType = (typeof authSourceTypes)[number];
+export const aclSourceTypes = ['built_in', 'mysql', 'redis'] as const;
+export type AclSourceType = (typeof aclSourceTypes)[number];
+export const passwordHashNames = ['plain', 'sha256', 'sha512', 'pbkdf2', 'bcrypt'] as const;
+export type PasswordHashName = (typeof passwordHashNames)[number];
+export const saltPositions = ['prefix', 'suffix', 'disable'] as const;
+export type SaltPositionName = (typeof saltPositions)[number];
+
+const backendKeys = {
+  enable: bool({ default: true, doc: 'false skips this source.' }),
+  url: str({ default: '', doc: 'mysql://user:pass@host:port/db or redis://[:pass@]host:port/db (mysql and redis sources).' }),
+  query: str({ default: '', doc: 'MySQL query with ${username} / ${clientid} / ${peerhost} placeholders, bound as parameters ("" = the EMQX-compatible default).' }),
+  cmd: str({ default: '', doc: 'Redis command with placeholders, e.g. "HMGET mqtt_user:${username} password_hash salt is_superuser" ("" = the default).' }),
+  timeout: duration({ default: '5s', minMs: 1, doc: 'A backend that does not answer within this time counts as down (fail closed).' }),
+};
+
+const authChainItem = {
+  type: oneOf({ values: authSourceTypes, default: 'built_in', doc: 'built_in | mysql | redis | jwt | scram (MQTT 5 enhanced authentication SCRAM-SHA-256).' }),
+  ...backendKeys,
+  password_hash: {
+    name: oneOf({ values: passwordHashNames, default: 'pbkdf2', doc: 'plain | sha256 | sha512 | pbkdf2 | bcrypt.' }),
+    salt_position: oneOf({ values: saltPositions, default: 'prefix', doc: 'sha256/sha512: salt + password (prefix), password + salt (suffix), or no salt (disable).' }),
+    iterations: int({ default: 100000, min: 1, doc: 'pbkdf2 iterations.' }),
+    mac_fun: oneOf({ values: ['sha256', 'sha512'], default: 'sha256', doc: 'pbkdf2 pseudo-random function.' }),
+    dk_length: int({ default: 32, min: 0, max: 1024, doc: 'pbkdf2 derived key bytes (0 = digest size).' }),
+    salt_rounds: int({ default: 10, min: 4, max: 31, doc: 'bcrypt cost for new built-in users.' }),
+  },
+  secret: str({ default: '', doc: 'jwt: HMAC secret (HS256/HS384/HS512).' }),
+  secret_base64_encoded: bool({ default: false, doc: 'jwt: the secret is base64.' }),
+  public_key_file: str({ default: '', doc: 'jwt: PEM public key for RS256/RS384/RS512.' }),
+  from: oneOf({ values: ['password', 'username'], default: 'password', doc: 'jwt: the CONNECT field that carries the token.' }),
+  verify_claims: stringList({ default: [], doc: 'jwt: "claim=value" checks, value may use ${username} / ${clientid}.' }),
+  iterations: int({ default: 4096, min: 1, doc: 'scram: PBKDF2 iterations of the SCRAM credentials made for new built-in users.' }),
+};
+
+const aclChainItem = {
+  type: oneOf({ values: aclSourceTypes, default: 'built_in', doc: 'built_in | mysql | redis.' }),
+  ...backendKeys,
+};
+
 
 export const brokerSchema = {
   ...serviceKeys(1229),
@@ -134,6 +176,38 @@ export const brokerSchema = {
       secret_key: str({ default: '', doc: 'Secret access key.' }),
     },
   },
+  auth: {
+    allow_anonymous: bool({
+      default: true,
+      doc: 'Let in clients that send no username, password or authentication method. On for the standalone quick start; set false in production.',
+    }),
+    use_cert_cn_as_username: bool({ default: false, doc: "TLS/WSS: the verified client certificate's subject CN is the username." }),
+    cache_ttl: duration({ default: '30s', minMs: 0, maxMs: 3_600_000, doc: 'How long a successful password check (and MySQL/Redis ACL rules) is cached (0 = no cache).' }),
+    chain: tableList({
+      item: authChainItem,
+      default: [{ type: 'built_in' }],
+      doc: 'Authentication sources, tried in order; the first source that knows the user decides.',
+    }),
+  },
+  acl: {
+    no_match: oneOf({ values: ['allow', 'deny'], default: 'allow', doc: 'Result when no ACL rule matches (allow for the quick start; deny in production).' }),
+    deny_action: oneOf({ values: ['ignore', 'disconnect'], default: 'ignore', doc: 'A denied PUBLISH/SUBSCRIBE: refuse it (ignore) or also close the connection (disconnect).' }),
+    chain: tableList({ item: aclChainItem, default: [{ type: 'built_in' }], doc: 'ACL rule sources, read in order; the first matching rule wins.' }),
+  },
+  flapping_detect: {
+    enable: bool({ default: true, doc: 'Ban a client id that connects too often.' }),
+    window_time: duration({ default: '1m', minMs: 1, doc: 'Window in which connects of one client id are counted.' }),
+    max_client_connections: int({ default: 15, min: 1, doc: 'More connects than this within window_time bans the client id.' }),
+    ban_time: duration({ default: '5m', minMs: 1, doc: 'How long a flapping client id stays in the blacklist.' }),
+  },
+  rate_limit: {
+    listener_connection_rate: int({ default: 0, min: 0, doc: 'New connections per second per listener (0 = unlimited); over it: CONNACK 0x97.' }),
+    listener_connection_burst: int({ default: 0, min: 0, doc: 'Token bucket size for listener_connection_rate (0 = the rate).' }),
+    client_message_rate: int({ default: 0, min: 0, doc: 'PUBLISH packets per second per client (0 = unlimited); over it: PUBACK/PUBREC 0x97 (v5).' }),
+    client_message_burst: int({ default: 0, min: 0, doc: 'Token bucket size for client_message_rate (0 = the rate).' }),
+    listener_message_rate: int({ default: 0, min: 0, doc: 'PUBLISH packets per second per listener (0 = unlimited).' }),
+    listener_message_burst: int({ default: 0, min: 0, doc: 'Token bucket size for listener_message_rate (0 = the rate).' }),
+  },
   log: logKeys(),
   [crossChecks]: checkBroker,
 };
@@ -155,7 +229,53 @@ function checkBroker(c: BrokerConfig): CrossCheckProblem[] {
       if (c.storage.s3[key] === '') problems.push({ path: `storage.s3.${key}`, message: 'required when storage.driver = "s3"' });
     }
   }
+  c.auth.chain.forEach((item, i) => {
+    const at = `auth.chain[${i}]`;
+    if ((item.type === 'mysql' || item.type === 'redis') && item.url === '') problems.push({ path: `${at}.url`, message: `required for a ${item.type} source` });
+    if (item.type === 'jwt' && item.secret === '' && item.public_key_file === '') {
+      problems.push({ path: `${at}.secret`, message: 'a jwt source needs secret (HMAC) or public_key_file (RSA)' });
+    }
+  });
+  c.acl.chain.forEach((item, i) => {
+    if ((item.type === 'mysql' || item.type === 'redis') && item.url === '') problems.push({ path: `acl.chain[${i}].url`, message: `required for a ${item.type} source` });
+  });
+  if (c.auth.use_cert_cn_as_username && c.tls.ca_file === '') {
+    problems.push({ path: 'tls.ca_file', message: 'required when auth.use_cert_cn_as_username = true (the certificate must be verified)' });
+  }
   return problems;
+}
+
+interface BackendKeys {
+  readonly enable: boolean;
+  readonly url: string;
+  readonly query: string;
+  readonly cmd: string;
+  /** milliseconds */
+  readonly timeout: number;
+}
+
+/** One `[[auth.chain]]` entry. */
+export interface AuthChainConfig extends BackendKeys {
+  readonly type: AuthSourceType;
+  readonly password_hash: {
+    readonly name: PasswordHashName;
+    readonly salt_position: SaltPositionName;
+    readonly iterations: number;
+    readonly mac_fun: 'sha256' | 'sha512';
+    readonly dk_length: number;
+    readonly salt_rounds: number;
+  };
+  readonly secret: string;
+  readonly secret_base64_encoded: boolean;
+  readonly public_key_file: string;
+  readonly from: 'password' | 'username';
+  readonly verify_claims: readonly string[];
+  readonly iterations: number;
+}
+
+/** One `[[acl.chain]]` entry. */
+export interface AclChainConfig extends BackendKeys {
+  readonly type: AclSourceType;
 }
 
 /**
@@ -226,6 +346,34 @@ export interface BrokerConfig {
       readonly access_key: string;
       readonly secret_key: string;
     };
+  };
+  readonly auth: {
+    readonly allow_anonymous: boolean;
+    readonly use_cert_cn_as_username: boolean;
+    /** milliseconds */
+    readonly cache_ttl: number;
+    readonly chain: readonly AuthChainConfig[];
+  };
+  readonly acl: {
+    readonly no_match: 'allow' | 'deny';
+    readonly deny_action: 'ignore' | 'disconnect';
+    readonly chain: readonly AclChainConfig[];
+  };
+  readonly flapping_detect: {
+    readonly enable: boolean;
+    /** milliseconds */
+    readonly window_time: number;
+    readonly max_client_connections: number;
+    /** milliseconds */
+    readonly ban_time: number;
+  };
+  readonly rate_limit: {
+    readonly listener_connection_rate: number;
+    readonly listener_connection_burst: number;
+    readonly client_message_rate: number;
+    readonly client_message_burst: number;
+    readonly listener_message_rate: number;
+    readonly listener_message_burst: number;
   };
   readonly log: { readonly level: LogLevel };
 }

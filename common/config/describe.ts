@@ -3,9 +3,20 @@
 import { stringify } from 'smol-toml';
 import { flattenSchema, type ConfigSchema, type FieldSpec } from './schema.js';
 
-/** A default as it is written in TOML: `1883`, `"10s"`, `["a:1"]`. */
+/** A default as it is written in TOML: `1883`, `"10s"`, `["a:1"]`, `[{ type = "built_in" }]`. */
 export function formatTomlValue(value: unknown): string {
+  if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'object' && v !== null && !Array.isArray(v))) {
+    return `[${value.map((v) => formatInlineTable(v as Record<string, unknown>)).join(', ')}]`;
+  }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)) {
+    return formatInlineTable(value as Record<string, unknown>);
+  }
   return stringify({ v: value }).trim().replace(/^v = /, '');
+}
+
+function formatInlineTable(table: Record<string, unknown>): string {
+  const parts = Object.entries(table).map(([k, v]) => `${k} = ${formatTomlValue(v)}`);
+  return parts.length === 0 ? '{}' : `{ ${parts.join(', ')} }`;
 }
 
 /** What a kind of field accepts, in a few words. */
@@ -27,6 +38,8 @@ export function describeKind(spec: FieldSpec): string {
       return 'duration ("30s", "5m", or seconds)';
     case 'bytes':
       return 'size ("256KB", "10MB", or bytes)';
+    case 'table-list':
+      return `list of tables with keys ${Object.keys(spec.item).join(', ')}`;
   }
 }
 

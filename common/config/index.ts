@@ -15,6 +15,7 @@ export {
   stringList,
   duration,
   bytes,
+  tableList,
   type ConfigSchema,
   type ConfigOf,
   type CrossCheckProblem,
@@ -35,6 +36,11 @@ export {
   type StorageDriverName,
   type SharedSubscriptionStrategy,
   type OfflineOverflowPolicy,
+  type AuthChainConfig,
+  type AclChainConfig,
+  type AuthSourceType,
+  type AclSourceType,
+  type PasswordHashName,
 } from './broker-schema.js';
 export { placementSchema, type PlacementConfig } from './placement-schema.js';
 export { journalSchema, type JournalConfig } from './journal-schema.js';

@@ -83,7 +83,8 @@ export function loadConfig<S extends ConfigSchema>(schema: S, options: LoadConfi
     }
     const suffix = layered === undefined ? ' (schema default)' : layered.source === '--set' ? ' (from --set)' : '';
     for (const p of result.problems) {
-      problems.push({ path: p.index === undefined ? path : `${path}[${p.index}]`, message: p.message + suffix });
+      const at = p.index === undefined ? path : `${path}[${p.index}]`;
+      problems.push({ path: p.key === undefined ? at : `${at}.${p.key}`, message: p.message + suffix });
     }
   }
 

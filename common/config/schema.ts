@@ -16,7 +16,13 @@ export type FieldSpec =
   /** Written as "30s" / "5m" / "1h" / "250ms" or integer seconds; the typed value is milliseconds. */
   | { readonly kind: 'duration'; readonly default: string | number; readonly minMs: number; readonly maxMs: number }
   /** Written as "10MB" / "256KB" or an integer number of bytes; the typed value is bytes. */
-  | { readonly kind: 'bytes'; readonly default: string | number; readonly min: number; readonly max: number };
+  | { readonly kind: 'bytes'; readonly default: string | number; readonly min: number; readonly max: number }
+  /**
+   * A TOML array of tables (`[[auth.chain]]`): each item is checked against `item`, a schema of its
+   * own (unknown keys refused, missing keys take the item schema's defaults, nested sections and
+   * inline tables allowed). The typed value is a list of ConfigOf<item>.
+   */
+  | { readonly kind: 'table-list'; readonly default: readonly Readonly<Record<string, unknown>>[]; readonly item: ConfigSchema };
 
 export type FieldKind = FieldSpec['kind'];
 
@@ -115,6 +121,15 @@ export function duration(o: { default: string | number; minMs?: number; maxMs?: 
 /** Typed value: bytes. */
 export function bytes(o: { default: string | number; min?: number; max?: number; doc: string }): ConfigField<number> {
   return new ConfigField({ kind: 'bytes', default: o.default, min: o.min ?? 0, max: o.max ?? MAX_INT }, o.doc);
+}
+
+/** An array of tables whose items follow `item`; `default` items are raw tables like the TOML ones. */
+export function tableList<const S extends ConfigSchema>(o: {
+  item: S;
+  default: readonly Readonly<Record<string, unknown>>[];
+  doc: string;
+}): ConfigField<readonly ConfigOf<S>[]> {
+  return new ConfigField({ kind: 'table-list', default: o.default, item: o.item }, o.doc);
 }
 
 // ---- shared value patterns --------------------------------------------------------------------

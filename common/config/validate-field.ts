@@ -2,12 +2,14 @@
 // typed value. A failure says what was expected and what was given, with no key path; the caller
 // prefixes the path.
 
-import type { FieldSpec } from './schema.js';
+import { ConfigField, type ConfigSchema, type FieldSpec } from './schema.js';
 import { formatBytes, formatDuration, parseBytes, parseDuration } from './units.js';
 
 /** `index` is set when the problem is one item of a list (the caller shows `key[index]`). */
 export interface FieldProblem {
   readonly index?: number;
+  /** Within a list item that is a table: the key path inside the item (`url`, `password_hash.name`). */
+  readonly key?: string;
   readonly message: string;
 }
 
@@ -62,6 +64,21 @@ export function validateField(spec: FieldSpec, raw: unknown): FieldResult {
       }
       return ok(ms);
     }
+    case 'table-list': {
+      if (!Array.isArray(raw)) return fail(`expected a list of tables ([[...]] sections), ${got}`);
+      const problems: FieldProblem[] = [];
+      const items: unknown[] = [];
+      raw.forEach((item: unknown, index) => {
+        if (!isPlainTable(item)) {
+          problems.push({ index, message: `expected a table, got ${describeValue(item)}` });
+          return;
+        }
+        const r = validateTable(spec.item, item);
+        if (r.ok) items.push(r.value);
+        else for (const p of r.problems) problems.push({ index, key: p.key, message: p.message });
+      });
+      return problems.length > 0 ? { ok: false, problems } : ok(items);
+    }
     case 'bytes': {
       const n = parseBytes(raw);
       if (n === undefined) return fail(`expected a size like "256KB", "10MB" or an integer number of bytes, ${got}`);
@@ -72,6 +89,47 @@ export function validateField(spec: FieldSpec, raw: unknown): FieldResult {
       return ok(n);
     }
   }
+}
+
+function isPlainTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/**
+ * One table against a schema: unknown keys refused, missing keys defaulted, nested sections
+ * recursed into. Problems carry the key path inside the table (`key`), with `[i]` for list items.
+ */
+export function validateTable(schema: ConfigSchema, table: Readonly<Record<string, unknown>>, prefix = ''):
+  { ok: true; value: Record<string, unknown> } | { ok: false; problems: FieldProblem[] } {
+  const problems: FieldProblem[] = [];
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(table)) {
+    if (!Object.hasOwn(schema, key)) {
+      const known = Object.keys(schema).join(', ');
+      problems.push({ key: prefix + key, message: `unknown key (known here: ${known})` });
+    }
+  }
+  for (const [key, node] of Object.entries(schema)) {
+    const path = prefix + key;
+    const given = Object.hasOwn(table, key) ? table[key] : undefined;
+    if (node instanceof ConfigField) {
+      const r = validateField(node.spec, given === undefined ? node.spec.default : given);
+      if (r.ok) out[key] = r.value;
+      else {
+        for (const p of r.problems) {
+          const at = p.index === undefined ? path : `${path}[${p.index}]`;
+          problems.push({ key: p.key === undefined ? at : `${at}.${p.key}`, message: p.message });
+        }
+      }
+    } else if (given === undefined || isPlainTable(given)) {
+      const r = validateTable(node, given ?? {}, `${path}.`);
+      if (r.ok) out[key] = r.value;
+      else problems.push(...r.problems);
+    } else {
+      problems.push({ key: path, message: `expected a table of settings (${Object.keys(node).join(', ')}), got ${describeValue(given)}` });
+    }
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, value: out };
 }
 
 function formatBytesExact(n: number): string {

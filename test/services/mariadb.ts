@@ -28,6 +28,8 @@ export interface MariaDbServer {
   pid: number;
   /** Creates an empty database the user may use and returns its URL. */
   createDatabase(): Promise<string>;
+  /** Runs a statement as root (server settings for a test, e.g. SET GLOBAL). */
+  adminQuery(sql: string): Promise<unknown>;
   /** SIGKILL: the server vanishes mid-whatever (for failure tests); stop() still cleans up. */
   kill(): void;
   /** Kills the server if it runs, then starts it again on the same data directory and port. */
@@ -210,6 +212,10 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDbSe
       database: new URL(url).pathname.slice(1),
       pid: running.proc.pid ?? -1,
       createDatabase,
+      async adminQuery(sql) {
+        if (running === null) throw new Error('the MariaDB server is not running');
+        return (await running.admin.query(sql))[0];
+      },
       kill() {
         const proc = running?.proc;
         if (proc !== undefined && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');

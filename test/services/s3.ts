@@ -18,6 +18,8 @@ export interface S3Server {
   pid: number;
   /** SIGKILL: the server vanishes mid-request (for failure tests); stop() still cleans up. */
   kill(): void;
+  /** Kills the server if it runs, then starts it again on the same directory and port. */
+  restart(): Promise<void>;
   /** Kills the server (if running) and removes its directory. */
   stop(): Promise<void>;
 }
@@ -39,54 +41,79 @@ export async function startS3Server(opts: { bucket?: string; startTimeoutMs?: nu
   const bucket = opts.bucket ?? 'robustmq-test';
   const accessKey = `AK${randomBytes(8).toString('hex').toUpperCase()}`;
   const secretKey = randomBytes(20).toString('base64url');
-  const proc = spawn(process.execPath, [CHILD], {
-    env: { ...process.env, S3_DIR: dir, S3_BUCKET: bucket, S3_ACCESS_KEY: accessKey, S3_SECRET_KEY: secretKey },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  live.add(proc);
-  installExitHook();
-  proc.once('exit', () => live.delete(proc));
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`s3rver did not start in time; stderr:\n${stderr}`)), opts.startTimeoutMs ?? 20_000);
-      proc.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const line = out.split('\n').find((l) => l.startsWith('{'));
-        if (line === undefined) return;
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { port: number }).port);
-      });
-      proc.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`s3rver exited during startup (code ${String(code)}, signal ${String(signal)}); stderr:\n${stderr}`));
-      });
+
+  /** Starts s3rver on the directory; resolves with its port once it listens. */
+  const launch = async (port: number): Promise<{ proc: ChildProcess; port: number }> => {
+    const proc = spawn(process.execPath, [CHILD], {
+      env: { ...process.env, S3_DIR: dir, S3_BUCKET: bucket, S3_ACCESS_KEY: accessKey, S3_SECRET_KEY: secretKey, S3_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const kill = (): void => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    };
-    return {
+    live.add(proc);
+    installExitHook();
+    proc.once('exit', () => live.delete(proc));
+    let stderr = '';
+    proc.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    try {
+      const bound = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error(`s3rver did not start in time; stderr:\n${stderr}`)), opts.startTimeoutMs ?? 20_000);
+        proc.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          const line = out.split('\n').find((l) => l.startsWith('{'));
+          if (line === undefined) return;
+          clearTimeout(timer);
+          resolve((JSON.parse(line) as { port: number }).port);
+        });
+        proc.once('exit', (code, signal) => {
+          clearTimeout(timer);
+          reject(new Error(`s3rver exited during startup (code ${String(code)}, signal ${String(signal)}); stderr:\n${stderr}`));
+        });
+      });
+      return { proc, port: bound };
+    } catch (e: unknown) {
+      proc.kill('SIGKILL');
+      throw e;
+    }
+  };
+
+  const stopProc = async (proc: ChildProcess): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill('SIGKILL');
+    await gone;
+  };
+
+  let running: ChildProcess | null = null;
+  try {
+    const first = await launch(0);
+    running = first.proc;
+    const port = first.port;
+    const server: S3Server = {
       endpoint: `http://127.0.0.1:${port}`,
       accessKey,
       secretKey,
       bucket,
-      pid: proc.pid ?? -1,
-      kill,
+      pid: first.proc.pid ?? -1,
+      kill() {
+        if (running !== null && running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+      },
+      async restart() {
+        if (running !== null) await stopProc(running);
+        running = null;
+        const again = await launch(port);
+        running = again.proc;
+        server.pid = again.proc.pid ?? -1;
+      },
       async stop() {
-        if (proc.exitCode === null && proc.signalCode === null) {
-          const gone = new Promise<void>((r) => proc.once('exit', () => r()));
-          proc.kill('SIGKILL');
-          await gone;
-        }
+        if (running !== null) await stopProc(running);
+        running = null;
         await rm(dir, { recursive: true, force: true });
       },
     };
+    return server;
   } catch (e: unknown) {
-    proc.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     throw e;
   }

@@ -1,7 +1,7 @@
 // Runs s3rver (an S3-protocol server on the local filesystem) in its own process, so a test can
 // kill it with SIGKILL like a real server. Reads its settings from the environment, prints one
 // JSON line {"port": N} on stdout once it listens.
-//   S3_DIR, S3_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY
+//   S3_DIR, S3_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, S3_PORT (optional, default 0: any free port)
 
 import S3rver from 's3rver';
 import account from 's3rver/lib/models/account.js';
@@ -17,7 +17,7 @@ account.DUMMY_ACCOUNT.createKeyPair(accessKey, secretKey);
 
 const server = new S3rver({
   address: '127.0.0.1',
-  port: 0,
+  port: Number(process.env.S3_PORT ?? 0),
   silent: true,
   directory,
   configureBuckets: [{ name: bucket, configs: [] }],

@@ -2,9 +2,11 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createStorageDriver } from '../index.js';
+import { createStorageDriver, storageDriverNames } from '../index.js';
 import { LevelDbStorage } from '../leveldb.js';
 import { MemoryStorage } from '../memory.js';
+import { MySqlStorage } from '../mysql.js';
+import { S3Storage } from '../s3.js';
 
 describe('createStorageDriver', () => {
   it('builds the memory driver', () => {
@@ -28,8 +30,20 @@ describe('createStorageDriver', () => {
   });
 
   it('refuses an unknown driver and names the ones this build provides', () => {
-    expect(() => createStorageDriver({ driver: 'mysql', dataDir: '.' })).toThrow(
-      'unknown storage driver "mysql": this build provides memory, leveldb',
+    expect(() => createStorageDriver({ driver: 'cassandra', dataDir: '.' })).toThrow(
+      `unknown storage driver "cassandra": this build provides ${storageDriverNames.join(', ')}`,
     );
+  });
+
+  it('builds the mysql and s3 drivers from their config, and names what is missing', () => {
+    const m = createStorageDriver({ driver: 'mysql', dataDir: '.', mysql: { url: 'mysql://u:p@127.0.0.1:3306/db' } });
+    expect(m).toBeInstanceOf(MySqlStorage);
+    expect(m.name).toBe('mysql');
+    expect(() => createStorageDriver({ driver: 'mysql', dataDir: '.' })).toThrow('needs storage.mysql.url');
+    const s3 = { endpoint: 'http://127.0.0.1:9000', bucket: 'b', accessKey: 'a', secretKey: 's', prefix: 'node-1' };
+    const s = createStorageDriver({ driver: 's3', dataDir: '.', s3 });
+    expect(s).toBeInstanceOf(S3Storage);
+    expect((s as S3Storage).prefix).toBe('node-1/');
+    expect(() => createStorageDriver({ driver: 's3', dataDir: '.' })).toThrow('needs storage.s3.endpoint');
   });
 });

@@ -125,6 +125,33 @@ describe('mysql driver: schema, keys and configuration', () => {
     });
   });
 
+  it("large batches fit MariaDB's default 16 MB max_allowed_packet: 12 MB of bodies as text rows, 5 MB ones alone", async () => {
+    await server.adminQuery('SET GLOBAL max_allowed_packet = 16777216');
+    try {
+      await withDriver(async (d) => {
+        const ops: StorageOp[] = [{ op: 'session.put', session: session('c') }];
+        for (let i = 0; i < 60; i++) {
+          ops.push(
+            { op: 'msg.put', message: { ...msg(`m${i}`), payload: Buffer.alloc(200 * 1024, i) } },
+            { op: 'out.put', entry: { clientId: 'c', seq: i, messageId: `m${i}`, qos: 1, state: 'queued' } },
+          );
+        }
+        for (let i = 60; i < 63; i++) {
+          ops.push(
+            { op: 'msg.put', message: { ...msg(`m${i}`), payload: Buffer.alloc(5 * 1024 * 1024, i) } },
+            { op: 'out.put', entry: { clientId: 'c', seq: i, messageId: `m${i}`, qos: 1, state: 'queued' } },
+          );
+        }
+        await d.apply(ops);
+        const out = await d.listOutbound('c');
+        expect(out).toHaveLength(63);
+        expect(out.every((e, i) => e.message.payload.length === (i < 60 ? 200 * 1024 : 5 * 1024 * 1024) && e.message.payload[0] === i)).toBe(true);
+      });
+    } finally {
+      await server.adminQuery('SET GLOBAL max_allowed_packet = 67108864');
+    }
+  }, 60_000);
+
   it('open() fails with StorageError naming the server (never the password) for a wrong password or a missing database', async () => {
     const u = new URL(server.url);
     u.password = 'wrong-password';

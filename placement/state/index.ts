@@ -1,0 +1,14 @@
+// Public surface of the placement state machine.
+export { PlacementState, SnapshotDecodeError, nodeKey } from './placement-state.js';
+export { applyCommand, DEDUP_WINDOW, DEFAULT_HEARTBEAT_TIMEOUT_MS, type ApplyOutcome } from './apply-command.js';
+export { encodeCommand, decodeCommand, makeCommand, CommandDecodeError } from './command-codec.js';
+export {
+  objectKey,
+  kindNames,
+  kindOfCase,
+  caseOfKind,
+  subscriptionKeyPrefix,
+  segmentKeyPrefix,
+  type ObjectCase,
+  type ObjectValue,
+} from './object-keys.js';
