@@ -13,7 +13,10 @@ const code = await runService(
     schema: journalSchema,
     defaultConfigFile: 'config/journal.toml',
     // Imported only once the config is valid, so --help and config errors answer without loading gRPC.
-    start: async (config, log) => (await import('../journal/service/start-journal.js')).startJournal(config, log),
+    start: async (config, log) => {
+      const j = await import('../journal/service/start-journal.js');
+      return j.startJournal(config, log, j.journalEnvOptions(process.env));
+    },
   },
   process.argv.slice(2),
 );

@@ -13,6 +13,10 @@ import { startTcpListener } from './listeners/tcp.js';
 import { startTlsListener, type TlsFiles } from './listeners/tls.js';
 import { startWsListener } from './listeners/ws.js';
 import { adminRoutes } from './admin/routes.js';
+import { securityOptionsFrom } from './security/security-options.js';
+import { SecurityAdmin } from './security/security-admin.js';
+import { registerSecurityRoutes } from './admin/security-routes.js';
+import type { SecurityStore } from './security/security-store.js';
 
 export interface RunningBroker {
   listeners: { name: string; host: string; port: number }[];
@@ -47,12 +51,28 @@ export function mqttOptionsFrom(config: BrokerConfig): MqttOptions {
     queueQos0: config.offline_message.queue_qos0,
     overflow: config.offline_message.overflow,
     sharedStrategy: config.shared_subscription.strategy,
-    maxOutboundBuffer: 8 * 1024 * 1024,
+    maxOutboundBuffer: 2 * 1024 * 1024,
+    security: securityOptionsFrom(config),
   };
 }
 
-export async function startBroker(config: BrokerConfig, log: Logger): Promise<RunningBroker> {
-  const storage = createStorageDriver({ driver: config.storage.driver, dataDir: config.data_dir, leveldb: { sync: config.storage.leveldb.sync } });
+export interface BrokerDeps {
+  /**
+   * Where built-in users, ACL rules and the blacklist live (the placement center). Absent: the
+   * broker runs with none, and the admin API refuses to create them.
+   */
+  readonly securityStore?: SecurityStore;
+}
+
+export async function startBroker(config: BrokerConfig, log: Logger, deps: BrokerDeps = {}): Promise<RunningBroker> {
+  const s3 = config.storage.s3;
+  const storage = createStorageDriver({
+    driver: config.storage.driver,
+    dataDir: config.data_dir,
+    leveldb: { sync: config.storage.leveldb.sync },
+    mysql: { url: config.storage.mysql.url },
+    s3: { endpoint: s3.endpoint, bucket: s3.bucket, accessKey: s3.access_key, secretKey: s3.secret_key },
+  });
   await storage.open();
   const broker = new MqttBroker(mqttOptionsFrom(config), storage, log.child('mqtt'));
   const bound: BoundListener[] = [];
@@ -63,6 +83,8 @@ export async function startBroker(config: BrokerConfig, log: Logger): Promise<Ru
   };
   try {
     await broker.open();
+    await broker.security.open(deps.securityStore ?? null);
+    if (config.auth.allow_anonymous) log.warn('anonymous access is on (auth.allow_anonymous = true): set it to false on a broker others can reach');
     const host = config.mqtt.host;
     let tlsFiles: TlsFiles | undefined;
     if (config.tls.cert_file !== '') {
@@ -80,7 +102,8 @@ export async function startBroker(config: BrokerConfig, log: Logger): Promise<Ru
       bound.push(await startWsListener(broker, host, config.mqtt.wss_port, config.mqtt.ws_path, tlsFiles));
     }
     if (config.admin.http_port >= 0) {
-      const admin = await startAdminServer({ host: config.admin.host, port: config.admin.http_port, log: log.child('admin'), routes: adminRoutes(broker) });
+      const admin = await startAdminServer({ host: config.admin.host, port: config.admin.http_port, log: log.child('admin'), routes: adminRoutes(broker),
+        extend: (router) => registerSecurityRoutes(router, new SecurityAdmin(broker.security)) });
       bound.push({ name: 'admin-http', host: config.admin.host, port: admin.port, close: admin.close });
     }
   } catch (err) {

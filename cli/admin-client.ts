@@ -28,11 +28,22 @@ export function parseServerUrl(server: string): URL | undefined {
 }
 
 export function getJson(server: URL, path: string, options: GetJsonOptions = {}): Promise<unknown> {
+  return requestJson(server, 'GET', path, undefined, options);
+}
+
+/** One request with an optional JSON body; the answer's JSON (undefined for 204). */
+export function requestJson(server: URL, method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, options: GetJsonOptions = {}): Promise<unknown> {
   const url = new URL(path, server);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', headers: { accept: 'application/json' }, agent: false }, (res) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    const req = request(url, { method, headers, agent: false }, (res) => {
       readBody(res).then(
         (text) => {
           try {
@@ -48,7 +59,7 @@ export function getJson(server: URL, path: string, options: GetJsonOptions = {})
       req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     });
     req.on('error', (err) => reject(unreachable(server, err)));
-    req.end();
+    req.end(payload);
   });
 }
 

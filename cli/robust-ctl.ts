@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { isCodedError } from '../common/errors.js';
 import { getJson, parseServerUrl } from './admin-client.js';
 import { renderKeyValue, renderTable } from './table.js';
+import { isSecurityCommand, runSecurityCommand, securityUsage } from './security-commands.js';
 
 export interface CtlIo {
   out(text: string): void;
@@ -46,6 +47,9 @@ export function ctlUsage(): string {
     '',
     'Commands:',
     ...commands.map((c) => `  ${c.words.join(' ').padEnd(width)}   ${c.summary}`),
+    `  ${'journal ...'.padEnd(width)}   journal shards, writes and reads over gRPC (robust-ctl journal --help)`,
+    `  ${'placement ...'.padEnd(width)}   placement status, kv set|get|delete over gRPC (robust-ctl placement --help)`,
+    securityUsage,
     '',
     'Options:',
     `  --server URL        broker admin API (default ${DEFAULT_SERVER}; "host:port" works too)`,
@@ -57,6 +61,11 @@ export function ctlUsage(): string {
 }
 
 export async function runCtl(args: readonly string[], io: CtlIo, options: CtlOptions = {}): Promise<number> {
+  if (isSecurityCommand(args) && !args.includes('--help') && !args.includes('-h')) return runSecurityCommand(args, io, options);
+  // Placement commands speak gRPC with their own options (cli/placement-ctl.ts).
+  if (args[0] === 'placement') return (await import('./placement-ctl.js')).runPlacementCtl(args.slice(1), io);
+  // `journal ...` has its own options and transport (gRPC): cli/journal-ctl.ts.
+  if (args[0] === 'journal') return (await import('./journal-ctl.js')).runJournalCtl(args.slice(1), io, { timeoutMs: options.timeoutMs });
   const usageError = (message: string): number => {
     io.err(`robust-ctl: ${message}`);
     io.err(ctlUsage());

@@ -7,12 +7,15 @@ import type { MessageProperties, QoS, StorageDriver, StoredMessage, Subscription
 import { Connection, type ConnectionInfo } from './connection.js';
 import type { MqttOptions } from './options.js';
 import { Persister } from './persister.js';
+import type { CachedEncodings } from './publish-cache.js';
 import { RetainStore } from './retain-store.js';
 import { Router, type SubEntry } from './router.js';
 import { Session, type OutMsg } from './session.js';
 import { RC } from './reason-codes.js';
 import type { ParsedFilter } from './topic.js';
 import { parseFilter } from './topic.js';
+import { SecurityManager } from '../security/security-manager.js';
+import { defaultSecurityOptions } from '../security/security-options.js';
 
 const NEVER_EXPIRES = 0xffffffff;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -44,6 +47,8 @@ export class MqttBroker {
     connects: 0, refused: 0, malformed: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0,
     delivered: 0, dropped: 0, droppedSlow: 0, droppedTooLarge: 0, expired: 0, noSubscribers: 0, slowConsumers: 0,
   };
+  /** Authentication, ACL, blacklist, flapping and rate limits (broker/security/). */
+  readonly security: SecurityManager;
   /** The connection whose PUBLISH is being routed, for flow control (see Connection.holdPublisher). */
   currentPublisher: Connection | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -57,6 +62,7 @@ export class MqttBroker {
     readonly log: Logger,
   ) {
     this.persister = new Persister(storage);
+    this.security = new SecurityManager(options.security ?? defaultSecurityOptions(), log.child('security'));
     this.idPrefix = `${options.nodeId}-${Date.now().toString(36)}-`;
   }
 
@@ -130,6 +136,7 @@ export class MqttBroker {
     }
     await this.persister.drain();
     this.persister.close();
+    await this.security.close();
   }
 
   assignClientId(): string {
@@ -145,10 +152,11 @@ export class MqttBroker {
     origin: string | undefined, now: number = Date.now(),
   ): StoredMessage {
     const expiry = properties?.messageExpiryInterval;
-    return {
+    const m: StoredMessage & CachedEncodings = {
       id: '', topic, payload, qos, retain, properties, createdAt: now,
-      expiresAt: expiry === undefined ? undefined : now + expiry * 1000, origin,
+      expiresAt: expiry === undefined ? undefined : now + expiry * 1000, origin, encoded: undefined,
     };
+    return m;
   }
 
   /** Gives a message its cluster-unique id the first time storage sees it. */

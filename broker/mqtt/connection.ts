@@ -98,8 +98,9 @@ export class Connection {
     this.lastSeen = Date.now();
     this.broker.stats.bytesIn += chunk.length;
     const err = this.parser.parse(chunk, (packet) => this.onPacket(packet));
-    if (this.stream.writableLength > this.broker.options.maxOutboundBuffer && !this.readPaused) {
-      // The client pipelines requests but does not read our answers: stop reading until it does.
+    if (this.stream.writableNeedDrain && !this.readPaused) {
+      // The client pipelines requests but does not read our answers (PUBACKs are 4 bytes, so a
+      // byte cap alone would let millions of them pile up): stop reading until it drains.
       this.readPaused = true;
       this.stream.pause();
     }

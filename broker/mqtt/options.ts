@@ -1,6 +1,8 @@
 // What the MQTT engine needs from the broker config, in one flat, typed object. server.ts maps the
 // validated config onto it, so the engine and its tests do not depend on the config file's shape.
 
+import type { SecurityOptions } from '../security/security-options.js';
+
 export type SharedStrategy = 'round_robin' | 'random' | 'sticky';
 
 export interface MqttOptions {
@@ -33,6 +35,8 @@ export interface MqttOptions {
   sharedStrategy: SharedStrategy;
   /** Bytes buffered for one connection's socket beyond which QoS 0 messages to it are dropped. */
   maxOutboundBuffer: number;
+  /** auth / acl / flapping_detect / rate_limit; absent = the quick-start defaults of config/broker.toml. */
+  security?: SecurityOptions;
 }
 
 export const defaultMqttOptions: MqttOptions = Object.freeze({
@@ -60,5 +64,5 @@ export const defaultMqttOptions: MqttOptions = Object.freeze({
   queueQos0: false,
   overflow: 'drop_oldest',
   sharedStrategy: 'round_robin',
-  maxOutboundBuffer: 8 * 1024 * 1024,
+  maxOutboundBuffer: 2 * 1024 * 1024,
 });

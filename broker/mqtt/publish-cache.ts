@@ -7,20 +7,27 @@
 import { encodePublish } from './codec/index.js';
 import type { StoredMessage } from '../storage/driver.js';
 
-interface Template {
+export interface Template {
   buf: Buffer;
   /** Offset of the packet id (QoS 1/2), 0 for QoS 0. */
   pidAt: number;
 }
 
-const cache = new WeakMap<StoredMessage, Array<Template | undefined>>();
+/**
+ * The cache lives on the message object itself, not in a WeakMap: at millions of messages per
+ * second a WeakMap's table grows faster than major GCs clear it (seen as an out-of-memory crash
+ * under overload). Storage drivers copy messages field by field, so it never reaches storage.
+ */
+export interface CachedEncodings {
+  encoded?: Array<Template | undefined>;
+}
 
 /** The encoded PUBLISH for this variant; QoS 1/2 get their own copy with `packetId` and `dup` set. */
-export function sharedPublish(m: StoredMessage, v5: boolean, qos: 0 | 1 | 2, retain: boolean, dup: boolean, packetId: number | undefined): Buffer {
-  let variants = cache.get(m);
+export function sharedPublish(m: StoredMessage & CachedEncodings, v5: boolean, qos: 0 | 1 | 2, retain: boolean, dup: boolean, packetId: number | undefined): Buffer {
+  let variants = m.encoded;
   if (variants === undefined) {
     variants = [];
-    cache.set(m, variants);
+    m.encoded = variants;
   }
   const key = (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
   let t = variants[key];

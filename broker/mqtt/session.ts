@@ -97,9 +97,7 @@ export class Session {
     if (this.queued + this.inflight.size >= opts.maxQueue) {
       this.broker.stats.dropped++;
       if (opts.overflow === 'drop_new' || this.queued === 0) return;
-      const oldest = this.queue[this.queueHead]!;
-      this.queueHead++;
-      this.unpersist(oldest);
+      this.unpersist(this.dequeue()!);
     }
     this.queue.push(entry);
     if (this.persistent) this.persist(entry);
@@ -132,8 +130,10 @@ export class Session {
     entry.packetId = this.allocPid();
     entry.state = 'sent';
     this.inflight.set(entry.packetId, entry);
-    if (this.persistent) {
-      this.persist(entry);
+    if (this.persistent) this.persist(entry);
+    if (this.persistent && entry.qos === 2) {
+      // QoS 2 leaves only once its packet id is durable, so a restart resends it with the same id
+      // and the client does not take it for a new message. QoS 1 may be duplicated by design.
       this.toWrite.push(entry);
       if (!this.writeScheduled) {
         this.writeScheduled = true;

@@ -60,7 +60,7 @@ export function messageValues(m: StoredMessage): SqlValue[] {
   return [
     m.id,
     m.topic,
-    Buffer.from(m.payload),
+    Buffer.isBuffer(m.payload) ? m.payload : Buffer.from(m.payload),
     m.qos,
     m.retain,
     m.properties === undefined ? null : propertiesToJson(m.properties),

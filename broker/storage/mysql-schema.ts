@@ -148,7 +148,8 @@ function tooLong(s: string, chars: number): boolean {
 /**
  * The schema's length limits, checked before a batch is sent, so a too-long key is refused as
  * the op it is (StorageOpError) instead of failing inside the transaction. Returns the reason, or
- * null when the op fits.
+ * null when the op fits. Deletes always fit: a key too long to be stored cannot exist, and
+ * deleting what does not exist is allowed.
  */
 export function keyLimitProblem(op: StorageOp): string | null {
   const key = (s: string, max: number, what: string): string | null =>
@@ -163,27 +164,19 @@ export function keyLimitProblem(op: StorageOp): string | null {
         key(op.session.clientId, KEY_LIMITS.clientId, 'client id') ??
         (op.session.will ? message(op.session.will.message, 'will message') : null)
       );
-    case 'session.delete':
     case 'in2.put':
-    case 'in2.delete':
-    case 'out.delete':
       return key(op.clientId, KEY_LIMITS.clientId, 'client id');
     case 'sub.put':
-    case 'sub.delete': {
-      const [c, f] = op.op === 'sub.put' ? [op.sub.clientId, op.sub.filter] : [op.clientId, op.filter];
-      return key(c, KEY_LIMITS.clientId, 'client id') ?? key(f, KEY_LIMITS.filter, 'filter');
-    }
+      return key(op.sub.clientId, KEY_LIMITS.clientId, 'client id') ?? key(op.sub.filter, KEY_LIMITS.filter, 'filter');
     case 'msg.put':
       return message(op.message, 'message');
     case 'out.put':
       return key(op.entry.clientId, KEY_LIMITS.clientId, 'client id') ?? key(op.entry.messageId, KEY_LIMITS.messageId, 'message id');
     case 'retain.put':
       return key(op.message.topic, KEY_LIMITS.retainedTopic, 'retained topic') ?? message(op.message, 'retained message');
-    case 'retain.delete':
-      return key(op.topic, KEY_LIMITS.retainedTopic, 'retained topic');
     case 'delayed.put':
       return key(op.record.id, KEY_LIMITS.delayedId, 'delayed id') ?? message(op.record.message, 'delayed message');
-    case 'delayed.delete':
-      return key(op.id, KEY_LIMITS.delayedId, 'delayed id');
+    default:
+      return null;
   }
 }

@@ -135,7 +135,7 @@ describe('robust-ctl mqtt', () => {
   });
 
   it('unknown commands and bad options print usage and exit 2', async () => {
-    for (const args of [[], ['mqtt'], ['mqtt', 'publish'], ['mqtt', 'client'], ['placement', 'status'], ['mqtt', 'overview', '--output', 'yaml'], ['mqtt', 'overview', '--bogus'], ['mqtt', 'overview', '--server', 'ftp://x']]) {
+    for (const args of [[], ['mqtt'], ['mqtt', 'publish'], ['mqtt', 'client'], ['mqtt', 'overview', '--output', 'yaml'], ['mqtt', 'overview', '--bogus'], ['mqtt', 'overview', '--server', 'ftp://x']]) {
       const r = await ctl(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.out).toBe('');

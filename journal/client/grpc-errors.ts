@@ -60,5 +60,8 @@ export function fromGrpcError(err: unknown): CodedError {
     [GrpcStatus.DEADLINE_EXCEEDED]: 'JR_TIMEOUT',
     [GrpcStatus.CANCELLED]: 'JR_UNREACHABLE',
   };
-  return new CodedError(byStatus[e.code] ?? 'INTERNAL', text, { details: { grpc_status: e.code }, cause: err });
+  // grpc-js reports a call that never left this process (no connection could be made) this way;
+  // such a call had no effect, so even a write may be sent elsewhere.
+  const notSent = e.code === GrpcStatus.UNAVAILABLE && /No connection established|ECONNREFUSED|Connection refused/i.test(text);
+  return new CodedError(byStatus[e.code] ?? 'INTERNAL', text, { details: { grpc_status: e.code, ...(notSent ? { not_sent: true } : {}) }, cause: err });
 }

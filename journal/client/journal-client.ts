@@ -67,6 +67,7 @@ export class JournalClient {
   private readonly rpcTimeoutMs: number;
   private readonly retryForMs: number;
   private next = 0;
+  private readonly badUntil = new Map<string, number>();
 
   constructor(private readonly opts: JournalClientOptions) {
     if (opts.addrs.length === 0) throw new CodedError('JR_INVALID_ARGUMENT', 'JournalClient needs at least one journal address');
@@ -74,9 +75,15 @@ export class JournalClient {
     this.retryForMs = opts.retryForMs ?? 10_000;
   }
 
+  /** Round robin over the configured nodes, skipping for a while one that just failed to answer. */
   private anyNode(): JournalConnection {
-    const addr = this.opts.addrs[this.next++ % this.opts.addrs.length]!;
-    return this.pool.get(addr);
+    const n = this.opts.addrs.length;
+    const now = Date.now();
+    for (let i = 0; i < n; i++) {
+      const addr = this.opts.addrs[this.next++ % n]!;
+      if ((this.badUntil.get(addr) ?? 0) <= now) return this.pool.get(addr);
+    }
+    return this.pool.get(this.opts.addrs[this.next++ % n]!);
   }
 
   /** Runs `fn` against the shard's leader (or any node when shard is null), retrying as described above. */
@@ -90,12 +97,13 @@ export class JournalClient {
         return await fn(conn);
       } catch (e: unknown) {
         if (!isCodedError(e)) throw e;
+        if (e.code === 'JR_UNREACHABLE' || e.code === 'JR_TIMEOUT') this.badUntil.set(conn.addr, Date.now() + 2000);
         if (shard !== null) {
           const hint = e.code === 'JR_NOT_SHARD_LEADER' ? e.details.leader_addr : undefined;
           if (typeof hint === 'string' && hint !== '' && hint !== conn.addr) this.leaders.set(shard, hint);
           else this.leaders.delete(shard);
         }
-        const retry = retryOn.has(e.code) && e.details.outcome !== 'unknown';
+        const retry = (retryOn.has(e.code) || e.details.not_sent === true) && e.details.outcome !== 'unknown';
         if (!retry || Date.now() >= deadline) throw e;
         attempt++;
         // Straight to a named leader; otherwise back off a little while an election runs.

@@ -18,25 +18,37 @@ import {
   type ShardInfo,
   type WriteRequest,
 } from '../../proto/gen/journal_pb.js';
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { ReadReplySchema, ShardInfoSchema, type ReadReply } from '../../proto/gen/journal_pb.js';
+import { create, type DescMessage, type DescService, type MessageInitShape } from '@bufbuild/protobuf';
+import { ReadReplySchema, ShardInfoSchema } from '../../proto/gen/journal_pb.js';
 import { toGrpcStatus } from '../client/grpc-errors.js';
 import { toAppendRecord, toWireRecord } from '../replication/shard-replica.js';
 import type { JournalNode, ShardView } from './journal-node.js';
 
 const MAX_RECORDS = 10_000;
 
-type Handler<Req, Res> = (req: Req) => Promise<Res> | Res;
+// A handler returns the reply's init shape; the wrapper builds the message with the method's
+// output schema (toBinary needs real messages) and maps thrown errors to coded statuses.
+type Handler = (req: never) => unknown;
 
-function unary<Req, Res>(fn: Handler<Req, Res>) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+function unary(output: DescMessage, fn: Handler) {
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
     Promise.resolve()
-      .then(() => fn(call.request))
+      .then(() => (fn as (r: unknown) => unknown)(call.request))
       .then(
-        (res) => callback(null, res),
+        (res) => callback(null, create(output, res as MessageInitShape<DescMessage>)),
         (err: unknown) => callback(toGrpcStatus(err) as never),
       );
   };
+}
+
+function implement(service: DescService, handlers: Record<string, Handler>): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const m of service.methods) {
+    const fn = handlers[m.localName];
+    if (fn === undefined) throw new Error(`no handler for ${service.typeName}.${m.name}`);
+    impl[m.localName] = unary(m.output, fn) as never;
+  }
+  return impl;
 }
 
 export function shardInfo(v: ShardView): ShardInfo {
@@ -88,15 +100,15 @@ async function read(node: JournalNode, req: ReadRequest): Promise<MessageInitSha
 }
 
 export function journalHandlers(get: () => JournalNode): UntypedServiceImplementation {
-  return {
-    createShard: unary(async (req: CreateShardRequest) => ({ shard: shardInfo(await get().createShard(req.name, req.replicas, req.keyIndex)) })),
-    deleteShard: unary(async (req: DeleteShardRequest) => {
+  return implement(Journal, {
+    createShard: async (req: CreateShardRequest) => ({ shard: shardInfo(await get().createShard(req.name, req.replicas, req.keyIndex)) }),
+    deleteShard: async (req: DeleteShardRequest) => {
       await get().deleteShard(req.name);
       return {};
-    }),
-    listShards: unary(async () => ({ shards: (await get().listShards()).map(shardInfo) })),
-    describeShard: unary(async (req: DescribeShardRequest) => ({ shard: shardInfo(await get().describeShard(req.name)) })),
-    write: unary(async (req: WriteRequest) => {
+    },
+    listShards: async () => ({ shards: (await get().listShards()).map(shardInfo) }),
+    describeShard: async (req: DescribeShardRequest) => ({ shard: shardInfo(await get().describeShard(req.name)) }),
+    write: async (req: WriteRequest) => {
       const records = req.records.map((r, i) => {
         if (r.timestamp !== undefined && (!Number.isSafeInteger(r.timestamp) || r.timestamp < 0)) {
           throw new CodedError('JR_INVALID_RECORD', `record ${i}: timestamp must be a non-negative integer`);
@@ -105,20 +117,20 @@ export function journalHandlers(get: () => JournalNode): UntypedServiceImplement
       });
       const res = await get().write(req.shard, records, req.acks, req.timeoutMs);
       return { baseOffset: res.baseOffset, lastOffset: res.lastOffset, leaderEpoch: res.leaderEpoch };
-    }),
-    read: unary((req: ReadRequest): Promise<ReadReply> => read(get(), req).then((r) => create(ReadReplySchema, r))),
-    getOffsets: unary((req: GetOffsetsRequest) => {
+    },
+    read: (req: ReadRequest) => read(get(), req),
+    getOffsets: (req: GetOffsetsRequest) => {
       const o = get().offsets(req.shard);
       return { earliest: o.earliest, latest: o.latest, highWatermark: o.hw, leaderEpoch: o.epoch };
-    }),
-  };
+    },
+  });
 }
 
 export function replicationHandlers(get: () => JournalNode): UntypedServiceImplementation {
-  return {
-    fetch: unary((req: FetchRequest) => get().replicaForPeer(req.shard).handleFetch(req)),
-    fence: unary(async (req: FenceRequest) => get().fence(req.shard, req.epoch)),
-  };
+  return implement(JournalReplication, {
+    fetch: (req: FetchRequest) => get().replicaForPeer(req.shard).handleFetch(req),
+    fence: async (req: FenceRequest) => get().fence(req.shard, req.epoch),
+  });
 }
 
 /**

@@ -57,6 +57,7 @@ export class JournalNode {
   private refreshAgain = false;
   private readonly electing = new Set<string>();
   private readonly fenceFloor = new Map<string, number>();
+  private readonly lastElection = new Map<string, number>();
   private closed = false;
 
   private constructor(private readonly opts: JournalNodeOptions) {
@@ -211,6 +212,10 @@ export class JournalNode {
 
   private maybeElect(replica: ShardReplica, meta: ShardMeta): void {
     if (this.electing.has(meta.name) || this.closed || !this.needsElection(replica, meta)) return;
+    // One attempt per election timeout: a failed one (no majority reachable) must not turn into a
+    // fence storm that bumps epochs every refresh.
+    if (Date.now() - (this.lastElection.get(meta.name) ?? 0) < this.timing.electionTimeoutMs) return;
+    this.lastElection.set(meta.name, Date.now());
     this.electing.add(meta.name);
     void this.runElection(meta)
       .catch((e: unknown) => this.opts.log.warn('election failed', { shard: meta.name, err: e instanceof Error ? e.message : String(e) }))
@@ -295,8 +300,9 @@ export class JournalNode {
       createdAtMs: Date.now(),
     });
     this.metas.set(name, meta);
-    this.kick();
-    return this.view(meta);
+    // Open this node's replica before answering, so a write right after goes through here at once.
+    await this.refresh();
+    return this.view(this.metas.get(name) ?? meta);
   }
 
   async deleteShard(name: string): Promise<void> {

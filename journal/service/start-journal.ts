@@ -17,6 +17,8 @@ import { JournalNode } from './journal-node.js';
 export interface StartJournalOptions {
   /** Address to bind and to advertise to peers and clients; default 127.0.0.1. */
   readonly host?: string;
+  /** `host:port` to advertise instead of the bound one (a proxy or NAT in front of this node). */
+  readonly advertise?: string;
   /** Overrides the store the config implies (tests, embedding). */
   readonly store?: JournalMetadataStore;
   readonly timing?: Partial<ReplicationTiming>;
@@ -27,6 +29,27 @@ export interface StartedJournal extends StartedService {
   readonly node: JournalNode;
   /** `host:port` of the gRPC server, '' when grpc_port = -1. */
   readonly addr: string;
+}
+
+/**
+ * Process-level hooks the config schema has no keys for (yet): ROBUSTMQ_JOURNAL_ADVERTISE =
+ * `host:port` to advertise (the fault-injection tests put a proxy in front of each node) and
+ * ROBUSTMQ_JOURNAL_TIMING = JSON of ReplicationTiming fields (shorter failover in tests).
+ */
+export function journalEnvOptions(env: NodeJS.ProcessEnv): StartJournalOptions {
+  const advertise = env.ROBUSTMQ_JOURNAL_ADVERTISE;
+  if (advertise !== undefined && !/^[^\s:]+:\d{1,5}$/.test(advertise)) {
+    throw new CodedError('CFG_INVALID', `ROBUSTMQ_JOURNAL_ADVERTISE must be "host:port", got ${JSON.stringify(advertise)}`);
+  }
+  let timing: Partial<ReplicationTiming> | undefined;
+  if (env.ROBUSTMQ_JOURNAL_TIMING !== undefined) {
+    try {
+      timing = JSON.parse(env.ROBUSTMQ_JOURNAL_TIMING) as Partial<ReplicationTiming>;
+    } catch {
+      throw new CodedError('CFG_INVALID', 'ROBUSTMQ_JOURNAL_TIMING must be a JSON object of replication timings');
+    }
+  }
+  return { ...(advertise !== undefined ? { advertise } : {}), ...(timing !== undefined ? { timing } : {}) };
 }
 
 /** The standalone store: `<data_dir>/journal/.meta.json`. */
@@ -47,7 +70,7 @@ export async function startJournal(config: JournalConfig, log: Logger, options: 
     return node;
   };
   const grpc = config.grpc_port >= 0 ? await startGrpcServer(get, host, config.grpc_port) : null;
-  const addr = grpc === null ? '' : `${host}:${grpc.port}`;
+  const addr = grpc === null ? '' : options.advertise ?? `${host}:${grpc.port}`;
   try {
     const store = options.store ?? (config.placement.addrs.length === 0 ? standaloneStore(config.data_dir) : await placementStore(config, log));
     node = await JournalNode.start({

@@ -18,7 +18,7 @@ import { LevelRaftStorage } from '../raft/leveldb-storage.js';
 import { SeededRng } from '../raft/rng.js';
 import { isRaftError } from '../raft/errors.js';
 import type { Entry, Message, NodeId, Ready, RaftRole } from '../raft/types.js';
-import { applyCommand, decodeCommand, encodeCommand, makeCommand, nodeKey, PlacementState } from '../state/index.js';
+import { applyCommands, decodeCommands, encodeCommands, makeCommand, nodeKey, PlacementState } from '../state/index.js';
 import { NodeStatus } from '../../proto/gen/placement_pb.js';
 import type { Command, CommandResult } from '../../proto/gen/placement_log_pb.js';
 import type { Sender } from '../../proto/gen/raft_pb.js';
@@ -84,6 +84,13 @@ export interface NodeStatusView {
   readonly members: readonly { id: NodeId; address: string; learner: boolean; matchIndex: number }[];
 }
 
+/** A cheap upper estimate of a command's encoded size (values dominate). */
+function estimateSize(c: Command): number {
+  const op = c.op;
+  if (op.case === 'kvSet') return 64 + op.value.key.length * 3 + op.value.value.byteLength;
+  return 256;
+}
+
 export class PlacementNode {
   readonly id: NodeId;
   readonly clusterName: string;
@@ -104,6 +111,8 @@ export class PlacementNode {
   private closed = false;
   private fatal: Error | undefined;
   private readonly proposals = new Map<string, ProposalWaiter[]>();
+  /** Commands waiting to be proposed; the loop proposes them as one entry (group commit). */
+  private outbox: Command[] = [];
   private readonly selfClientId: string;
   private seq = 0;
   private readCtx = 0;
@@ -215,7 +224,10 @@ export class PlacementNode {
 
   private async loop(): Promise<void> {
     try {
-      while (!this.closed && this.raft.hasReady()) {
+      for (;;) {
+        if (this.closed) return;
+        this.flushOutbox();
+        if (!this.raft.hasReady()) break;
         const rd = this.raft.ready();
         await this.storage.persist(rd);
         if (this.closed) return;
@@ -234,7 +246,37 @@ export class PlacementNode {
       this.looping = false;
       for (const w of this.stopWaiters.splice(0)) w();
     }
-    if (!this.closed && !this.fatal && this.raft.hasReady()) this.kick();
+    if (!this.closed && !this.fatal && (this.outbox.length > 0 || this.raft.hasReady())) this.kick();
+  }
+
+  /**
+   * Proposes the queued commands as one entry. Proposals that arrived while the previous Ready
+   * was being persisted travel together: one entry, one append message, one fsync.
+   */
+  private flushOutbox(): void {
+    while (this.outbox.length > 0) {
+      let n = 0;
+      let bytes = 0;
+      while (n < this.outbox.length && n < 1000 && bytes < 512 * 1024) bytes += estimateSize(this.outbox[n++]!);
+      const batch = this.outbox.splice(0, n);
+      const keys = batch.map((c) => `${c.requestId!.clientId}#${c.requestId!.seq}`);
+      let err: CodedError | undefined;
+      if (this.role !== 'leader') err = this.notLeader();
+      else {
+        try {
+          this.raft.propose(encodeCommands(batch));
+        } catch (e: unknown) {
+          err = isRaftError(e, 'RAFT_PROPOSAL_DROPPED') ? new CodedError('PC_PROPOSAL_DROPPED', e.message) : new CodedError('INTERNAL', String(e));
+        }
+      }
+      if (err) {
+        for (const k of keys) {
+          const ws = this.proposals.get(k);
+          this.proposals.delete(k);
+          for (const w of ws ?? []) w.reject(err);
+        }
+      }
+    }
   }
 
   private handleReady(rd: Ready): void {
@@ -290,18 +332,19 @@ export class PlacementNode {
       this.watches.publish(e.index, []);
       return;
     }
-    const cmd = decodeCommand(e.data);
-    const out = applyCommand(this.state, e.index, cmd);
-    this.watches.publish(e.index, out.events);
-    const rid = cmd.requestId;
-    if (rid) {
+    const cmds = decodeCommands(e.data);
+    const outs = applyCommands(this.state, e.index, cmds);
+    this.watches.publish(e.index, outs.flatMap((o) => o.events));
+    cmds.forEach((cmd, i) => {
+      const rid = cmd.requestId;
+      if (!rid) return;
       const key = `${rid.clientId}#${rid.seq}`;
       const ws = this.proposals.get(key);
       if (ws) {
         this.proposals.delete(key);
-        for (const w of ws) w.resolve(out.result);
+        for (const w of ws) w.resolve(outs[i]!.result);
       }
-    }
+    });
   }
 
   private sendMessage(m: Message): void {
@@ -378,14 +421,7 @@ export class PlacementNode {
     }
     cmd.nowMs = this.clock();
     const key = `${cmd.requestId.clientId}#${cmd.requestId.seq}`;
-    try {
-      this.raft.propose(encodeCommand(cmd));
-    } catch (err: unknown) {
-      if (isRaftError(err, 'RAFT_PROPOSAL_DROPPED')) throw new CodedError('PC_PROPOSAL_DROPPED', err.message);
-      throw err;
-    }
-    this.kick();
-    return new Promise<CommandResult>((resolve, reject) => {
+    const result = new Promise<CommandResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         const ws = this.proposals.get(key);
         if (ws) {
@@ -409,9 +445,13 @@ export class PlacementNode {
       if (ws) ws.push(w);
       else this.proposals.set(key, [w]);
     });
+    this.outbox.push(cmd);
+    this.kick();
+    return result;
   }
 
   private dropProposals(): void {
+    this.outbox = [];
     const all = [...this.proposals.values()].flat();
     this.proposals.clear();
     const err = new CodedError('PC_PROPOSAL_DROPPED', `node ${this.id} lost leadership before the write was applied; retry with the same request id`);
@@ -530,6 +570,16 @@ export class PlacementNode {
   }
 
   // ---------------------------------------------------------------- views
+
+  /** Resolves once this node knows a leader (itself or another); PC_NO_LEADER after the timeout. */
+  async waitForLeader(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.raft.leaderId === 0 || (this.raft.leaderId === this.id && this.role !== 'leader')) {
+      this.checkUsable();
+      if (Date.now() > deadline) throw new CodedError('PC_NO_LEADER', `no leader within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
 
   /** The state as of the last applied entry (use after linearizable() for a linearizable read). */
   get view(): PlacementState {

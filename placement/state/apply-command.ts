@@ -67,9 +67,17 @@ function subscriptionOf(o: StoredObject | undefined): { filter: string; brokerId
 }
 
 export function applyCommand(state: PlacementState, index: number, cmd: Command): ApplyOutcome {
+  return applyCommands(state, index, [cmd])[0]!;
+}
+
+/** The commands of one log entry, in order, all at the entry's index. */
+export function applyCommands(state: PlacementState, index: number, cmds: readonly Command[]): ApplyOutcome[] {
   if (index <= state.appliedIndex) throw new RangeError(`apply(${index}) at or below applied index ${state.appliedIndex}`);
   state.appliedIndex = index;
+  return cmds.map((cmd) => applyOne(state, index, cmd));
+}
 
+function applyOne(state: PlacementState, index: number, cmd: Command): ApplyOutcome {
   const rid = cmd.requestId;
   const dedupKey = rid && rid.clientId !== '' ? `${rid.clientId}#${rid.seq}` : undefined;
   if (dedupKey !== undefined) {

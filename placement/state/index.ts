@@ -1,7 +1,7 @@
 // Public surface of the placement state machine.
 export { PlacementState, SnapshotDecodeError, nodeKey } from './placement-state.js';
-export { applyCommand, DEDUP_WINDOW, DEFAULT_HEARTBEAT_TIMEOUT_MS, type ApplyOutcome } from './apply-command.js';
-export { encodeCommand, decodeCommand, makeCommand, CommandDecodeError } from './command-codec.js';
+export { applyCommand, applyCommands, DEDUP_WINDOW, DEFAULT_HEARTBEAT_TIMEOUT_MS, type ApplyOutcome } from './apply-command.js';
+export { encodeCommand, encodeCommands, decodeCommand, decodeCommands, makeCommand, CommandDecodeError } from './command-codec.js';
 export {
   objectKey,
   kindNames,

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file placement_log.proto.
  */
 export const file_placement_log: GenFile = /*@__PURE__*/
-  fileDesc("ChNwbGFjZW1lbnRfbG9nLnByb3RvEhVyb2J1c3RtcS5wbGFjZW1lbnQudjEiYQoKRXhwaXJlTm9kZRItCgRraW5kGAEgASgOMh8ucm9idXN0bXEucGxhY2VtZW50LnYxLk5vZGVLaW5kEg8KB25vZGVfaWQYAiABKAESEwoLaW5jYXJuYXRpb24YAyABKAEilQQKB0NvbW1hbmQSNAoKcmVxdWVzdF9pZBgBIAEoCzIgLnJvYnVzdG1xLnBsYWNlbWVudC52MS5SZXF1ZXN0SWQSDgoGbm93X21zGAIgASgBEjUKBmt2X3NldBgKIAEoCzIjLnJvYnVzdG1xLnBsYWNlbWVudC52MS5LdlNldFJlcXVlc3RIABI7Cglrdl9kZWxldGUYCyABKAsyJi5yb2J1c3RtcS5wbGFjZW1lbnQudjEuS3ZEZWxldGVSZXF1ZXN0SAASQwoNcmVnaXN0ZXJfbm9kZRgMIAEoCzIqLnJvYnVzdG1xLnBsYWNlbWVudC52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0SAASRwoPdW5yZWdpc3Rlcl9ub2RlGA0gASgLMiwucm9idXN0bXEucGxhY2VtZW50LnYxLlVucmVnaXN0ZXJOb2RlUmVxdWVzdEgAEjgKC2V4cGlyZV9ub2RlGA4gASgLMiEucm9idXN0bXEucGxhY2VtZW50LnYxLkV4cGlyZU5vZGVIABI9CgpwdXRfb2JqZWN0GA8gASgLMicucm9idXN0bXEucGxhY2VtZW50LnYxLlB1dE9iamVjdFJlcXVlc3RIABJDCg1kZWxldGVfb2JqZWN0GBAgASgLMioucm9idXN0bXEucGxhY2VtZW50LnYxLkRlbGV0ZU9iamVjdFJlcXVlc3RIAEIECgJvcCLuAwoNQ29tbWFuZFJlc3VsdBI2CgZrdl9zZXQYASABKAsyJC5yb2J1c3RtcS5wbGFjZW1lbnQudjEuS3ZTZXRSZXNwb25zZUgAEjwKCWt2X2RlbGV0ZRgCIAEoCzInLnJvYnVzdG1xLnBsYWNlbWVudC52MS5LdkRlbGV0ZVJlc3BvbnNlSAASRAoNcmVnaXN0ZXJfbm9kZRgDIAEoCzIrLnJvYnVzdG1xLnBsYWNlbWVudC52MS5SZWdpc3Rlck5vZGVSZXNwb25zZUgAEkgKD3VucmVnaXN0ZXJfbm9kZRgEIAEoCzItLnJvYnVzdG1xLnBsYWNlbWVudC52MS5VbnJlZ2lzdGVyTm9kZVJlc3BvbnNlSAASEQoHZXhwaXJlZBgFIAEoCEgAEj4KCnB1dF9vYmplY3QYBiABKAsyKC5yb2J1c3RtcS5wbGFjZW1lbnQudjEuUHV0T2JqZWN0UmVzcG9uc2VIABJECg1kZWxldGVfb2JqZWN0GAcgASgLMisucm9idXN0bXEucGxhY2VtZW50LnYxLkRlbGV0ZU9iamVjdFJlc3BvbnNlSAASNAoFZXJyb3IYCCABKAsyIy5yb2J1c3RtcS5wbGFjZW1lbnQudjEuQ29tbWFuZEVycm9ySABCCAoGcmVzdWx0Ii0KDENvbW1hbmRFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkicQoKRGVkdXBFbnRyeRIRCgljbGllbnRfaWQYASABKAkSCwoDc2VxGAIgASgBEg0KBWluZGV4GAMgASgBEjQKBnJlc3VsdBgEIAEoCzIkLnJvYnVzdG1xLnBsYWNlbWVudC52MS5Db21tYW5kUmVzdWx0Iv4BCg1TdGF0ZVNuYXBzaG90Eg8KB3ZlcnNpb24YASABKA0SFQoNYXBwbGllZF9pbmRleBgCIAEoARIqCgJrdhgDIAMoCzIeLnJvYnVzdG1xLnBsYWNlbWVudC52MS5LdkVudHJ5EjEKBW5vZGVzGAQgAygLMiIucm9idXN0bXEucGxhY2VtZW50LnYxLkNsdXN0ZXJOb2RlEjQKB29iamVjdHMYBSADKAsyIy5yb2J1c3RtcS5wbGFjZW1lbnQudjEuU3RvcmVkT2JqZWN0EjAKBWRlZHVwGAYgAygLMiEucm9idXN0bXEucGxhY2VtZW50LnYxLkRlZHVwRW50cnliBnByb3RvMw", [file_placement]);
+  fileDesc("ChNwbGFjZW1lbnRfbG9nLnByb3RvEhVyb2J1c3RtcS5wbGFjZW1lbnQudjEiYQoKRXhwaXJlTm9kZRItCgRraW5kGAEgASgOMh8ucm9idXN0bXEucGxhY2VtZW50LnYxLk5vZGVLaW5kEg8KB25vZGVfaWQYAiABKAESEwoLaW5jYXJuYXRpb24YAyABKAEilQQKB0NvbW1hbmQSNAoKcmVxdWVzdF9pZBgBIAEoCzIgLnJvYnVzdG1xLnBsYWNlbWVudC52MS5SZXF1ZXN0SWQSDgoGbm93X21zGAIgASgBEjUKBmt2X3NldBgKIAEoCzIjLnJvYnVzdG1xLnBsYWNlbWVudC52MS5LdlNldFJlcXVlc3RIABI7Cglrdl9kZWxldGUYCyABKAsyJi5yb2J1c3RtcS5wbGFjZW1lbnQudjEuS3ZEZWxldGVSZXF1ZXN0SAASQwoNcmVnaXN0ZXJfbm9kZRgMIAEoCzIqLnJvYnVzdG1xLnBsYWNlbWVudC52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0SAASRwoPdW5yZWdpc3Rlcl9ub2RlGA0gASgLMiwucm9idXN0bXEucGxhY2VtZW50LnYxLlVucmVnaXN0ZXJOb2RlUmVxdWVzdEgAEjgKC2V4cGlyZV9ub2RlGA4gASgLMiEucm9idXN0bXEucGxhY2VtZW50LnYxLkV4cGlyZU5vZGVIABI9CgpwdXRfb2JqZWN0GA8gASgLMicucm9idXN0bXEucGxhY2VtZW50LnYxLlB1dE9iamVjdFJlcXVlc3RIABJDCg1kZWxldGVfb2JqZWN0GBAgASgLMioucm9idXN0bXEucGxhY2VtZW50LnYxLkRlbGV0ZU9iamVjdFJlcXVlc3RIAEIECgJvcCJACgxDb21tYW5kQmF0Y2gSMAoIY29tbWFuZHMYASADKAsyHi5yb2J1c3RtcS5wbGFjZW1lbnQudjEuQ29tbWFuZCLuAwoNQ29tbWFuZFJlc3VsdBI2CgZrdl9zZXQYASABKAsyJC5yb2J1c3RtcS5wbGFjZW1lbnQudjEuS3ZTZXRSZXNwb25zZUgAEjwKCWt2X2RlbGV0ZRgCIAEoCzInLnJvYnVzdG1xLnBsYWNlbWVudC52MS5LdkRlbGV0ZVJlc3BvbnNlSAASRAoNcmVnaXN0ZXJfbm9kZRgDIAEoCzIrLnJvYnVzdG1xLnBsYWNlbWVudC52MS5SZWdpc3Rlck5vZGVSZXNwb25zZUgAEkgKD3VucmVnaXN0ZXJfbm9kZRgEIAEoCzItLnJvYnVzdG1xLnBsYWNlbWVudC52MS5VbnJlZ2lzdGVyTm9kZVJlc3BvbnNlSAASEQoHZXhwaXJlZBgFIAEoCEgAEj4KCnB1dF9vYmplY3QYBiABKAsyKC5yb2J1c3RtcS5wbGFjZW1lbnQudjEuUHV0T2JqZWN0UmVzcG9uc2VIABJECg1kZWxldGVfb2JqZWN0GAcgASgLMisucm9idXN0bXEucGxhY2VtZW50LnYxLkRlbGV0ZU9iamVjdFJlc3BvbnNlSAASNAoFZXJyb3IYCCABKAsyIy5yb2J1c3RtcS5wbGFjZW1lbnQudjEuQ29tbWFuZEVycm9ySABCCAoGcmVzdWx0Ii0KDENvbW1hbmRFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkicQoKRGVkdXBFbnRyeRIRCgljbGllbnRfaWQYASABKAkSCwoDc2VxGAIgASgBEg0KBWluZGV4GAMgASgBEjQKBnJlc3VsdBgEIAEoCzIkLnJvYnVzdG1xLnBsYWNlbWVudC52MS5Db21tYW5kUmVzdWx0Iv4BCg1TdGF0ZVNuYXBzaG90Eg8KB3ZlcnNpb24YASABKA0SFQoNYXBwbGllZF9pbmRleBgCIAEoARIqCgJrdhgDIAMoCzIeLnJvYnVzdG1xLnBsYWNlbWVudC52MS5LdkVudHJ5EjEKBW5vZGVzGAQgAygLMiIucm9idXN0bXEucGxhY2VtZW50LnYxLkNsdXN0ZXJOb2RlEjQKB29iamVjdHMYBSADKAsyIy5yb2J1c3RtcS5wbGFjZW1lbnQudjEuU3RvcmVkT2JqZWN0EjAKBWRlZHVwGAYgAygLMiEucm9idXN0bXEucGxhY2VtZW50LnYxLkRlZHVwRW50cnliBnByb3RvMw", [file_placement]);
 
 /**
  * @generated from message robustmq.placement.v1.ExpireNode
@@ -118,6 +118,27 @@ export const CommandSchema: GenMessage<Command> = /*@__PURE__*/
   messageDesc(file_placement_log, 1);
 
 /**
+ * Several commands in one log entry: the leader groups the proposals that arrive while it is
+ * busy persisting (group commit), so one entry, one append message and one fsync carry many.
+ * They are applied in order at the entry's index.
+ *
+ * @generated from message robustmq.placement.v1.CommandBatch
+ */
+export type CommandBatch = Message<"robustmq.placement.v1.CommandBatch"> & {
+  /**
+   * @generated from field: repeated robustmq.placement.v1.Command commands = 1;
+   */
+  commands: Command[];
+};
+
+/**
+ * Describes the message robustmq.placement.v1.CommandBatch.
+ * Use `create(CommandBatchSchema)` to create a new message.
+ */
+export const CommandBatchSchema: GenMessage<CommandBatch> = /*@__PURE__*/
+  messageDesc(file_placement_log, 2);
+
+/**
  * The result a proposal resolves with (also kept for de-duplicating retried requests).
  *
  * @generated from message robustmq.placement.v1.CommandResult
@@ -184,7 +205,7 @@ export type CommandResult = Message<"robustmq.placement.v1.CommandResult"> & {
  * Use `create(CommandResultSchema)` to create a new message.
  */
 export const CommandResultSchema: GenMessage<CommandResult> = /*@__PURE__*/
-  messageDesc(file_placement_log, 2);
+  messageDesc(file_placement_log, 3);
 
 /**
  * @generated from message robustmq.placement.v1.CommandError
@@ -206,7 +227,7 @@ export type CommandError = Message<"robustmq.placement.v1.CommandError"> & {
  * Use `create(CommandErrorSchema)` to create a new message.
  */
 export const CommandErrorSchema: GenMessage<CommandError> = /*@__PURE__*/
-  messageDesc(file_placement_log, 3);
+  messageDesc(file_placement_log, 4);
 
 /**
  * @generated from message robustmq.placement.v1.DedupEntry
@@ -238,7 +259,7 @@ export type DedupEntry = Message<"robustmq.placement.v1.DedupEntry"> & {
  * Use `create(DedupEntrySchema)` to create a new message.
  */
 export const DedupEntrySchema: GenMessage<DedupEntry> = /*@__PURE__*/
-  messageDesc(file_placement_log, 4);
+  messageDesc(file_placement_log, 5);
 
 /**
  * @generated from message robustmq.placement.v1.StateSnapshot
@@ -280,5 +301,5 @@ export type StateSnapshot = Message<"robustmq.placement.v1.StateSnapshot"> & {
  * Use `create(StateSnapshotSchema)` to create a new message.
  */
 export const StateSnapshotSchema: GenMessage<StateSnapshot> = /*@__PURE__*/
-  messageDesc(file_placement_log, 5);
+  messageDesc(file_placement_log, 6);
 

@@ -39,10 +39,6 @@ export function handleConnect(conn: Connection, p: IConnectPacket): void {
     conn.clientMaxPacketSize = props.maximumPacketSize ?? 0;
     conn.clientTopicAliasMaximum = props.topicAliasMaximum ?? 0;
     conn.requestProblemInformation = props.requestProblemInformation ?? true;
-    if (props.authenticationMethod !== undefined) {
-      // No enhanced authentication method is offered [MQTT-4.12.0-1].
-      return refuse(conn, RC.BAD_AUTHENTICATION_METHOD, `authentication method "${props.authenticationMethod}" is not supported`);
-    }
   }
 
   // Keep alive: the Server Keep Alive overrides the client's in v5 [MQTT-3.2.2-21].
@@ -84,45 +80,52 @@ export function handleConnect(conn: Connection, p: IConnectPacket): void {
   }
 
   conn.connectExpiryInterval = expiry;
-  const { session, present } = broker.openSession(conn, clientId, !!p.clean, expiry);
-  conn.inboundPending = session.inbound2.size;
-  conn.hold();
-  broker.persister.after((err) => {
-    if (conn.closed) return;
-    if (err !== null) {
-      broker.log.error('storage failed while opening a session', { clientId, error: err.message });
-      refuse(conn, RC.SERVER_UNAVAILABLE, 'session storage unavailable');
-      return;
-    }
-    const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present };
-    if (v === 5) {
-      connack.reasonCode = RC.SUCCESS;
-      const cp: ConnackProperties = {
-        topicAliasMaximum: opts.topicAliasMaximum,
-        maximumPacketSize: opts.maxPacketSize,
-      };
-      if (opts.receiveMaximum < 65535) cp.receiveMaximum = opts.receiveMaximum;
-      if (opts.maxQos < 2) cp.maximumQoS = opts.maxQos;
-      if (!opts.retainAvailable) cp.retainAvailable = false;
-      if (!opts.wildcardSubscriptionAvailable) cp.wildcardSubscriptionAvailable = false;
-      if (!opts.subscriptionIdentifierAvailable) cp.subscriptionIdentifiersAvailable = false;
-      if (!opts.sharedSubscriptionAvailable) cp.sharedSubscriptionAvailable = false;
-      if (assigned !== undefined) cp.assignedClientIdentifier = assigned;
-      if (serverKeepAlive !== undefined) cp.serverKeepAlive = serverKeepAlive;
-      if (expiryChanged !== undefined) cp.sessionExpiryInterval = expiryChanged;
-      if (props.requestResponseInformation) cp.responseInformation = `response/${clientId}`;
-      connack.properties = cp;
-    } else {
-      connack.returnCode = 0;
-      // [MQTT-3.2.2-1] session present is 0 with clean session; v3.1 has no such flag.
-      if (v === 3) connack.sessionPresent = false;
-    }
-    conn.writePacket(connack);
-    conn.state = 'connected';
-    broker.stats.connects++;
-    session.resend();
-    conn.resume();
-  });
+  // Rate limit, flapping, blacklist, authentication (maybe an AUTH exchange) and ACL set-up;
+  // `accept` runs once they pass, perhaps later (incoming packets are held meanwhile).
+  broker.security.admit(conn, p, (authProps) => accept(authProps), (code, message) => refuse(conn, code, message));
+
+  function accept(authProps: Partial<ConnackProperties> | undefined): void {
+    const { session, present } = broker.openSession(conn, clientId, !!p.clean, expiry);
+    conn.inboundPending = session.inbound2.size;
+    conn.hold();
+    broker.persister.after((err) => {
+      if (conn.closed) return;
+      if (err !== null) {
+        broker.log.error('storage failed while opening a session', { clientId, error: err.message });
+        refuse(conn, RC.SERVER_UNAVAILABLE, 'session storage unavailable');
+        return;
+      }
+      const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present };
+      if (v === 5) {
+        connack.reasonCode = RC.SUCCESS;
+        const cp: ConnackProperties = {
+          topicAliasMaximum: opts.topicAliasMaximum,
+          maximumPacketSize: opts.maxPacketSize,
+        };
+        if (opts.receiveMaximum < 65535) cp.receiveMaximum = opts.receiveMaximum;
+        if (opts.maxQos < 2) cp.maximumQoS = opts.maxQos;
+        if (!opts.retainAvailable) cp.retainAvailable = false;
+        if (!opts.wildcardSubscriptionAvailable) cp.wildcardSubscriptionAvailable = false;
+        if (!opts.subscriptionIdentifierAvailable) cp.subscriptionIdentifiersAvailable = false;
+        if (!opts.sharedSubscriptionAvailable) cp.sharedSubscriptionAvailable = false;
+        if (assigned !== undefined) cp.assignedClientIdentifier = assigned;
+        if (serverKeepAlive !== undefined) cp.serverKeepAlive = serverKeepAlive;
+        if (expiryChanged !== undefined) cp.sessionExpiryInterval = expiryChanged;
+        if (props.requestResponseInformation) cp.responseInformation = `response/${clientId}`;
+        if (authProps !== undefined) Object.assign(cp, authProps);
+        connack.properties = cp;
+      } else {
+        connack.returnCode = 0;
+        // [MQTT-3.2.2-1] session present is 0 with clean session; v3.1 has no such flag.
+        if (v === 3) connack.sessionPresent = false;
+      }
+      conn.writePacket(connack);
+      conn.state = 'connected';
+      broker.stats.connects++;
+      session.resend();
+      conn.resume();
+    });
+  }
 }
 
 /** CONNACK with a failure code, then close [MQTT-3.2.2-5] [MQTT-3.2.2-7]. */

@@ -25,6 +25,10 @@ export function dispatch(conn: Connection, packet: Packet): void {
     handleConnect(conn, packet);
     return;
   }
+  if (conn.session === null && packet.cmd !== 'auth' && conn.broker.security.inExchange(conn)) {
+    // [MQTT-4.12.0-4] during enhanced authentication only AUTH may come before CONNACK.
+    return protocolError(conn, `${packet.cmd.toUpperCase()} during an authentication exchange`);
+  }
   switch (packet.cmd) {
     case 'publish': return handlePublish(conn, packet);
     case 'puback': return handlePuback(conn, packet);

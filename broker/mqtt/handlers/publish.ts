@@ -69,6 +69,23 @@ export function handlePublish(conn: Connection, p: IPublishPacket): void {
     return;
   }
 
+  // Security: rate limit (0x97) and ACL (0x87), one cached decision per topic.
+  const denied = broker.security.checkPublish(conn, topic, qos, p.retain);
+  if (denied !== 0) {
+    if (denied === RC.NOT_AUTHORIZED && broker.security.disconnectOnDeny) {
+      return protocolError(conn, `not authorized to publish to ${topic}`, RC.NOT_AUTHORIZED);
+    }
+    if (v5) {
+      if (qos !== 0) ack(conn, qos, pid, denied, denied === RC.NOT_AUTHORIZED ? 'not authorized' : 'message rate limit exceeded');
+      return;
+    }
+    // v3 has no negative acknowledgement: acknowledged as usual and not delivered [MQTT-3.3.5-2].
+    if (qos === 0) return;
+    if (qos === 2) session.inbound2.add(pid);
+    broker.persister.after(() => ack(conn, qos, pid, RC.SUCCESS));
+    return;
+  }
+
   let messageProps: typeof props;
   if (v5 && props !== undefined) {
     const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = props;

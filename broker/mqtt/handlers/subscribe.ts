@@ -22,6 +22,7 @@ export function handleSubscribe(conn: Connection, p: ISubscribePacket): void {
   for (const s of p.subscriptions) {
     const parsed = parseFilter(s.topic);
     let rc: number;
+    let denied = 0;
     if (typeof parsed === 'string') {
       rc = RC.TOPIC_FILTER_INVALID;
     } else if (topicFilterError(parsed.filter, opts) !== null) {
@@ -34,6 +35,9 @@ export function handleSubscribe(conn: Connection, p: ISubscribePacket): void {
       rc = RC.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED;
     } else if (opts.maxSubscriptionsPerClient > 0 && !session.subs.has(s.topic) && session.subs.size >= opts.maxSubscriptionsPerClient) {
       rc = RC.QUOTA_EXCEEDED;
+    } else if ((denied = broker.security.checkSubscribe(conn, parsed.filter, s.qos)) !== 0) {
+      if (broker.security.disconnectOnDeny) return protocolError(conn, `not authorized to subscribe to ${s.topic}`, RC.NOT_AUTHORIZED);
+      rc = denied;
     } else {
       const qos = (s.qos < opts.maxQos ? s.qos : opts.maxQos) as 0 | 1 | 2;
       const rec: SubscriptionRecord = {

@@ -47,7 +47,7 @@ storageConformanceSuite(
       },
     };
   },
-  { modelRuns: 15 },
+  { modelRuns: 25 },
 );
 
 const session = (clientId: string): SessionRecord => ({ clientId, protocolVersion: 5, expiryInterval: 60, disconnectedAt: null });
