@@ -17,6 +17,10 @@ import { securityOptionsFrom } from './security/security-options.js';
 import { SecurityAdmin } from './security/security-admin.js';
 import { registerSecurityRoutes } from './admin/security-routes.js';
 import type { SecurityStore } from './security/security-store.js';
+import { PlacementSecurityStore } from './security/placement-security-store.js';
+import { startEmbeddedPlacement } from '../placement/service/embedded.js';
+import { GrpcPlacementClient } from '../placement/client/grpc-client.js';
+import type { PlacementClient } from '../placement/client/placement-client.js';
 
 export interface RunningBroker {
   listeners: { name: string; host: string; port: number }[];
@@ -58,10 +62,25 @@ export function mqttOptionsFrom(config: BrokerConfig): MqttOptions {
 
 export interface BrokerDeps {
   /**
-   * Where built-in users, ACL rules and the blacklist live (the placement center). Absent: the
-   * broker runs with none, and the admin API refuses to create them.
+   * Where built-in users, ACL rules and the blacklist live. Absent: the placement center — an
+   * embedded single-node group under data_dir when placement.addrs is empty (standalone), else
+   * the cluster at placement.addrs.
    */
   readonly securityStore?: SecurityStore;
+  /** Raft tick of the embedded placement (tests shorten it). */
+  readonly embeddedPlacementTickMs?: number;
+}
+
+/** The placement center the broker talks to: embedded in standalone mode, remote in a cluster. */
+async function connectPlacement(config: BrokerConfig, log: Logger, tickMs: number | undefined): Promise<{ client: PlacementClient; close(): Promise<void> }> {
+  if (config.placement.addrs.length === 0) {
+    return startEmbeddedPlacement({
+      dataDir: config.data_dir, log: log.child('placement'), nodeId: config.node_id, clusterName: config.cluster_name,
+      tuning: tickMs === undefined ? undefined : { tickMs },
+    });
+  }
+  const client = new GrpcPlacementClient({ addresses: config.placement.addrs });
+  return { client, close: () => client.close() };
 }
 
 export async function startBroker(config: BrokerConfig, log: Logger, deps: BrokerDeps = {}): Promise<RunningBroker> {
@@ -76,14 +95,21 @@ export async function startBroker(config: BrokerConfig, log: Logger, deps: Broke
   await storage.open();
   const broker = new MqttBroker(mqttOptionsFrom(config), storage, log.child('mqtt'));
   const bound: BoundListener[] = [];
+  let placement: { client: PlacementClient; close(): Promise<void> } | undefined;
   const closeAll = async (): Promise<void> => {
     for (const l of bound.splice(0).reverse()) await l.close().catch(() => undefined);
     await broker.close();
     await storage.close();
+    await placement?.close();
   };
   try {
     await broker.open();
-    await broker.security.open(deps.securityStore ?? null);
+    let securityStore = deps.securityStore;
+    if (securityStore === undefined) {
+      placement = await connectPlacement(config, log, deps.embeddedPlacementTickMs);
+      securityStore = new PlacementSecurityStore(placement.client);
+    }
+    await broker.security.open(securityStore);
     if (config.auth.allow_anonymous) log.warn('anonymous access is on (auth.allow_anonymous = true): set it to false on a broker others can reach');
     const host = config.mqtt.host;
     let tlsFiles: TlsFiles | undefined;

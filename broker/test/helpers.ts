@@ -37,7 +37,7 @@ export async function startTestBroker(sets: string[] = [], opts: { tls?: boolean
       `tls.ca_file=${path.join(tlsDir, 'ca.crt')}`);
   }
   const config = loadConfig(brokerSchema, { sets: [...base, ...sets] });
-  const running = await startBroker(config, createLogger(config.log.level, 'broker'));
+  const running = await startBroker(config, createLogger(config.log.level, 'broker'), { embeddedPlacementTickMs: 10 });
   const port = (name: string): number => {
     const l = running.listeners.find((x) => x.name === name);
     if (!l) throw new Error(`no listener ${name}`);

@@ -40,6 +40,8 @@ export interface PlacementNodeOptions {
   readonly electionTick?: number;
   /** Take a snapshot and compact the log every this many applied entries; default 10,000. */
   readonly snapshotEntries?: number;
+  /** ... or once this many bytes of entries were applied since the last one; default 64 MiB. */
+  readonly snapshotBytes?: number;
   /** Entries kept behind a snapshot for slightly lagging followers; default 1,000. */
   readonly keepEntries?: number;
   /** Deadline of a proposal or read inside the node; default 5 s. */
@@ -126,6 +128,7 @@ export class PlacementNode {
   private readonly lastHeartbeat = new Map<string, number>();
   private readonly pendingExpiry = new Set<string>();
   private lastSnapshotIndex: number;
+  private bytesSinceSnapshot = 0;
   private readonly stopWaiters: (() => void)[] = [];
 
   private constructor(opts: PlacementNodeOptions, storage: LevelRaftStorage, raft: RaftNode, state: PlacementState) {
@@ -176,7 +179,6 @@ export class PlacementNode {
     });
     const node = new PlacementNode(opts, storage, raft, state);
     for (const [id, addr] of opts.peers) if (id !== opts.nodeId) node.addPeer(id, addr);
-    // A single-member group need not wait an election timeout to lead.
     if (opts.peers.size === 1) raft.campaign();
     node.tickTimer = setInterval(() => node.onTick(), opts.tickMs ?? 100);
     node.progressTimer = setInterval(() => node.watches.sendProgress(), 1000);
@@ -233,6 +235,10 @@ export class PlacementNode {
         if (this.closed) return;
         this.handleReady(rd);
         this.raft.advance(rd);
+        // A single-member group need not wait an election timeout to lead. The core refuses to
+        // campaign until committed membership entries are applied, so this retries after each
+        // Ready until it takes.
+        if (this.opts.peers.size === 1 && this.raft.currentRole !== 'leader' && this.raft.leaderId === 0) this.raft.campaign();
         this.serveReads();
         await this.maybeSnapshot();
       }
@@ -290,6 +296,7 @@ export class PlacementNode {
       this.state = PlacementState.restore(rd.snapshot.data);
       this.state.appliedIndex = rd.snapshot.metadata.index;
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
+      this.bytesSinceSnapshot = 0;
       this.watches.reset(rd.snapshot.metadata.index);
       this.log.info('installed snapshot', { index: rd.snapshot.metadata.index });
     }
@@ -327,6 +334,7 @@ export class PlacementNode {
   }
 
   private applyEntry(e: Entry): void {
+    this.bytesSinceSnapshot += e.data.byteLength;
     if (e.type !== 'normal' || e.data.byteLength === 0) {
       if (e.index > this.state.appliedIndex) this.state.appliedIndex = e.index;
       this.watches.publish(e.index, []);
@@ -355,7 +363,9 @@ export class PlacementNode {
   private async maybeSnapshot(): Promise<void> {
     const every = this.opts.snapshotEntries ?? 10_000;
     const applied = this.raft.appliedIndex;
-    if (applied - this.lastSnapshotIndex < every) return;
+    if (applied - this.lastSnapshotIndex < every && this.bytesSinceSnapshot < (this.opts.snapshotBytes ?? 64 * 1024 * 1024)) return;
+    if (applied <= this.lastSnapshotIndex) return;
+    this.bytesSinceSnapshot = 0;
     this.raft.createSnapshot(this.state.snapshot());
     this.lastSnapshotIndex = applied;
     const keep = this.opts.keepEntries ?? 1000;
