@@ -33,7 +33,8 @@ function mosquittoSub(args: string[]): { lines: string[]; done: Promise<number |
     buf = parts.pop()!;
     lines.push(...parts);
   });
-  return { lines, done: new Promise((r) => p.once('exit', (code) => r(code))) };
+  // 'close', not 'exit': stdout may still hold the last lines when the process exits.
+  return { lines, done: new Promise((r) => p.once('close', (code) => r(code))) };
 }
 
 describe('mosquitto_pub / mosquitto_sub', () => {

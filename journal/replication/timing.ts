@@ -12,6 +12,8 @@ export interface ReplicationTiming {
   readonly fetchMaxBytes: number;
   /** Deadline of replication RPCs (plus fetchMaxWaitMs for a fetch). */
   readonly rpcTimeoutMs: number;
+  /** How often each replica deletes segments past retention (ShardLog.applyRetention). */
+  readonly retentionCheckMs: number;
 }
 
 export const DEFAULT_TIMING: ReplicationTiming = Object.freeze({
@@ -21,4 +23,5 @@ export const DEFAULT_TIMING: ReplicationTiming = Object.freeze({
   fetchMaxWaitMs: 500,
   fetchMaxBytes: 1024 * 1024,
   rpcTimeoutMs: 1000,
+  retentionCheckMs: 60_000,
 });

@@ -53,6 +53,7 @@ export class JournalNode {
   private readonly pool = new ConnectionPool();
   private readonly host: ReplicaHost;
   private refreshTimer: NodeJS.Timeout | null = null;
+  private retentionTimer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
   private readonly electing = new Set<string>();
@@ -83,6 +84,8 @@ export class JournalNode {
     await node.refresh();
     node.refreshTimer = setInterval(() => node.kick(), node.timing.refreshMs);
     node.refreshTimer.unref();
+    node.retentionTimer = setInterval(() => node.applyRetention(), node.timing.retentionCheckMs);
+    node.retentionTimer.unref();
     return node;
   }
 
@@ -192,6 +195,18 @@ export class JournalNode {
     this.replicas.set(meta.name, replica);
     this.opts.log.info('shard opened', { shard: meta.name, log_end: log.nextOffset(), recovery_clean: log.recovery.clean });
     return replica;
+  }
+
+  /** Each replica applies retention on its own (whole sealed segments; offsets do not move). */
+  private applyRetention(): void {
+    for (const r of this.replicas.values()) {
+      void r.log.applyRetention().then(
+        (res) => {
+          if (res.deletedSegments.length > 0) this.opts.log.info('retention deleted segments', { shard: r.name, segments: res.deletedSegments, earliest: res.earliestOffset });
+        },
+        (e: unknown) => this.opts.log.debug('retention skipped', { shard: r.name, err: e instanceof Error ? e.message : String(e) }),
+      );
+    }
   }
 
   // ---------------------------------------------------------------- elections
@@ -384,6 +399,7 @@ export class JournalNode {
     if (this.closed) return;
     this.closed = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.refreshing?.catch(() => undefined);
     await Promise.all([...this.opening.values()].map((p) => p.catch(() => null)));
     const replicas = [...this.replicas.values()];

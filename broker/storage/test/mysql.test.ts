@@ -245,9 +245,10 @@ describe('mysql driver: a server that goes away', () => {
         const t0 = Date.now();
         const e = await d.apply([{ op: 'session.put', session: session('d') }]).then(() => null, (err: unknown) => err);
         expect(e).toBeInstanceOf(StorageError);
-        // The deadline hits the query on a pooled connection, or the handshake of a new one.
+        // The deadline hits the query on a pooled connection, the handshake of a new one, or
+        // (on a loaded machine) the COMMIT itself, whose outcome is then unknown.
         expect((e as Error).message).toMatch(
-          /apply\(\) (failed while reading|could not connect), nothing applied: (Query inactivity timeout|connect ETIMEDOUT)/,
+          /apply\(\) ((failed while reading|could not connect), nothing applied|lost the answer to COMMIT, so the batch may or may not be applied): (Query inactivity timeout|connect ETIMEDOUT)/,
         );
         expect(Date.now() - t0).toBeLessThan(5000);
       } finally {
