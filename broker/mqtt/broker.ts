@@ -3,7 +3,7 @@
 
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../common/log.js';
-import type { MessageProperties, QoS, StorageDriver, StoredMessage, SubscriptionRecord } from '../storage/driver.js';
+import type { MessageProperties, QoS, SessionRecord, StorageDriver, StoredMessage, SubscriptionRecord } from '../storage/driver.js';
 import { Connection, type ConnectionInfo } from './connection.js';
 import type { MqttOptions } from './options.js';
 import { Persister } from './persister.js';
@@ -37,6 +37,33 @@ export interface BrokerStats {
   slowConsumers: number;
 }
 
+/** What broker/cluster/ adds to sessions and acknowledgements when the broker is one of several. */
+export interface ClusterSessions {
+  /**
+   * CONNECT of `clientId`: makes this broker the session's owner cluster-wide, taking the session
+   * (and its state) over from the broker that holds it, whose connection is closed with 0x8E.
+   * Resolves when openSession may run; rejects when placement or the owner cannot be reached.
+   */
+  claimSession(clientId: string): Promise<void>;
+  /** The session is over on this broker (ended, not handed over). */
+  sessionEnded(clientId: string): void;
+  /**
+   * Runs `cb` once what the last routed PUBLISH of `conn` needs is durable here and on every
+   * remote broker it was forwarded to; callbacks of one connection run in call order.
+   */
+  afterRouted(conn: Connection, cb: (err: Error | null) => void): void;
+}
+
+/** A whole session as it moves between brokers (broker/cluster/session-state-codec.ts encodes it). */
+export interface SessionState {
+  record: SessionRecord;
+  subscriptions: SubscriptionRecord[];
+  /** Queued and in-flight messages, in seq order. */
+  outbound: OutMsg[];
+  inbound2: number[];
+  nextSeq: number;
+}
+
 export class MqttBroker {
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
@@ -51,6 +78,8 @@ export class MqttBroker {
   readonly security: SecurityManager;
   /** The connection whose PUBLISH is being routed, for flow control (see Connection.holdPublisher). */
   currentPublisher: Connection | null = null;
+  /** Set by broker/cluster/ when this broker is one of several; null when standalone. */
+  cluster: ClusterSessions | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private messageCounter = 0;
   private readonly idPrefix: string;
@@ -93,7 +122,7 @@ export class MqttBroker {
       const parsed = parseFilter(sub.filter);
       if (s === undefined || typeof parsed === 'string') continue;
       s.subs.set(sub.filter, sub);
-      this.router.trie.insert(parsed.filter, trieKey(s, parsed), entryFor(s, sub, parsed));
+      this.router.addEntry(parsed, trieKey(s, parsed), entryFor(s, sub, parsed));
     }
     for (const s of this.sessions.values()) {
       if (this.expired(s, now)) {
@@ -246,7 +275,7 @@ export class MqttBroker {
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId);
     for (const [raw, sub] of s.subs) {
       const parsed = parseFilter(raw);
-      if (typeof parsed !== 'string') this.router.trie.remove(parsed.filter, trieKey(s, parsed));
+      if (typeof parsed !== 'string') this.router.removeEntry(parsed, trieKey(s, parsed));
       void sub;
     }
     s.subs.clear();
@@ -255,7 +284,85 @@ export class MqttBroker {
       this.persister.add({ op: 'session.delete', clientId: s.clientId });
       s.stored = false;
     }
+    this.cluster?.sessionEnded(s.clientId);
     if (s.will !== null) this.fireWill(s);
+  }
+
+  // ---- sessions moving between brokers (cluster) ----
+
+  /**
+   * Hands a session to another broker: its connection is closed with 0x8E [MQTT-3.1.4-3], its
+   * timers stop, its subscriptions leave the route table, and its state leaves this broker's
+   * storage. Undefined when this broker does not hold it.
+   */
+  exportSession(clientId: string): SessionState | undefined {
+    const s = this.sessions.get(clientId);
+    if (s === undefined) return undefined;
+    if (s.conn !== null) {
+      const old = s.conn;
+      s.conn = null;
+      old.session = null;
+      old.willDiscarded = true;
+      // Kept for a clean start on the new broker, which publishes it as the old session ends.
+      if (old.will !== null && s.will === null) s.will = old.will;
+      old.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over by a connection on another broker');
+      s.disconnectedAt = Date.now();
+    }
+    if (s.willTimer) clearTimeout(s.willTimer);
+    if (s.expiryTimer) clearTimeout(s.expiryTimer);
+    s.willTimer = s.expiryTimer = null;
+    const state: SessionState = {
+      record: s.record(), subscriptions: [...s.subs.values()], outbound: s.outboundEntries(),
+      inbound2: [...s.inbound2], nextSeq: s.nextSeq,
+    };
+    this.sessions.delete(clientId);
+    for (const raw of s.subs.keys()) {
+      const parsed = parseFilter(raw);
+      if (typeof parsed !== 'string') this.router.removeEntry(parsed, trieKey(s, parsed));
+    }
+    s.subs.clear();
+    s.clearMessages();
+    if (s.stored) this.persister.add({ op: 'session.delete', clientId });
+    s.stored = false;
+    return state;
+  }
+
+  /** Installs a session handed over by another broker (then openSession resumes it). */
+  importSession(state: SessionState): void {
+    const r = state.record;
+    const old = this.sessions.get(r.clientId);
+    if (old !== undefined) this.exportSession(r.clientId);
+    const s = new Session(this, r.clientId, r.protocolVersion, r.expiryInterval);
+    s.disconnectedAt = r.disconnectedAt ?? Date.now();
+    s.will = r.will ?? null;
+    s.nextSeq = state.nextSeq;
+    this.sessions.set(r.clientId, s);
+    if (s.persistent) {
+      this.persister.add({ op: 'session.put', session: s.record() });
+      s.stored = true;
+    }
+    for (const sub of state.subscriptions) {
+      const parsed = parseFilter(sub.filter);
+      if (typeof parsed === 'string') continue;
+      s.subs.set(sub.filter, sub);
+      this.router.addEntry(parsed, trieKey(s, parsed), entryFor(s, sub, parsed));
+      if (s.persistent) this.persister.add({ op: 'sub.put', sub });
+    }
+    for (const e of state.outbound) {
+      e.persisted = false;
+      s.restore(e);
+    }
+    if (s.persistent) s.persistAll();
+    for (const pid of state.inbound2) {
+      s.inbound2.add(pid);
+      if (s.persistent) this.persister.add({ op: 'in2.put', clientId: r.clientId, packetId: pid });
+    }
+  }
+
+  /** The acknowledgement of a routed PUBLISH waits for this (and for remote brokers in a cluster). */
+  afterRouted(conn: Connection, cb: (err: Error | null) => void): void {
+    if (this.cluster === null) this.persister.after(cb);
+    else this.cluster.afterRouted(conn, cb);
   }
 
   private scheduleWill(s: Session): void {
@@ -307,7 +414,7 @@ export class MqttBroker {
   subscribe(s: Session, sub: SubscriptionRecord, parsed: ParsedFilter): boolean {
     const isNew = !s.subs.has(sub.filter);
     s.subs.set(sub.filter, sub);
-    this.router.trie.insert(parsed.filter, trieKey(s, parsed), entryFor(s, sub, parsed));
+    this.router.addEntry(parsed, trieKey(s, parsed), entryFor(s, sub, parsed));
     if (s.persistent) this.persister.add({ op: 'sub.put', sub });
     return isNew;
   }
@@ -315,7 +422,7 @@ export class MqttBroker {
   unsubscribe(s: Session, filter: string): boolean {
     if (!s.subs.delete(filter)) return false;
     const parsed = parseFilter(filter);
-    if (typeof parsed !== 'string') this.router.trie.remove(parsed.filter, trieKey(s, parsed));
+    if (typeof parsed !== 'string') this.router.removeEntry(parsed, trieKey(s, parsed));
     if (s.persistent) this.persister.add({ op: 'sub.delete', clientId: s.clientId, filter });
     return true;
   }

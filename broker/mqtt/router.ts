@@ -6,6 +6,24 @@ import type { StoredMessage, SubscriptionRecord } from '../storage/driver.js';
 import type { Session } from './session.js';
 import type { MqttBroker } from './broker.js';
 import { TopicTrie } from './topic-trie.js';
+import type { ParsedFilter } from './topic.js';
+
+/**
+ * What the cluster (broker/cluster/) plugs into the router; null on a standalone broker, so the
+ * single-broker hot path pays one null check.
+ */
+export interface ClusterRouting {
+  /** A route key (a filter, or `$share/{group}/{filter}`) gained its first local subscription. */
+  routeAdded(routeKey: string): void;
+  /** A route key lost its last local subscription. */
+  routeRemoved(routeKey: string): void;
+  /**
+   * Hands a locally published message to the remote brokers whose routes match it (each at most
+   * once). `localShared` are the shared-group keys with local members. Returns how many remote
+   * brokers it went to, and the shared-group keys given to a remote broker (not delivered here).
+   */
+  forward(m: StoredMessage, localShared: readonly string[] | undefined): { brokers: number; delegated: ReadonlySet<string> | null };
+}
 
 export interface SubEntry {
   session: Session;
@@ -18,6 +36,13 @@ export interface SubEntry {
 interface Plan {
   direct: Array<{ session: Session; subs: SubEntry[] }>;
   shared: Array<{ key: string; members: SubEntry[] }>;
+  /** The shared keys, for the cluster's one-member-per-group choice; undefined when none. */
+  sharedKeys: string[] | undefined;
+}
+
+/** How a subscription appears in the cluster's route table: the filter, `$share/{group}/{filter}` when shared. */
+export function routeKey(parsed: ParsedFilter): string {
+  return parsed.group === undefined ? parsed.filter : `$share/${parsed.group}/${parsed.filter}`;
 }
 
 export class Router {
@@ -25,22 +50,82 @@ export class Router {
   private readonly plans = new WeakMap<readonly SubEntry[], Plan>();
   private readonly roundRobin = new Map<string, number>();
   private readonly sticky = new Map<string, string>();
+  /** Local subscriptions per route key, so the cluster hears only of the first and the last. */
+  private readonly routeCounts = new Map<string, number>();
+  cluster: ClusterRouting | null = null;
 
   constructor(private readonly broker: MqttBroker) {}
 
-  /** Routes one message; returns how many sessions (or shared groups) it went to. */
+  /** Adds a session's subscription to the trie (and to the route table when it is the first). */
+  addEntry(parsed: ParsedFilter, key: string, entry: SubEntry): void {
+    if (!this.trie.insert(parsed.filter, key, entry)) return;
+    const rk = routeKey(parsed);
+    const n = this.routeCounts.get(rk) ?? 0;
+    this.routeCounts.set(rk, n + 1);
+    if (n === 0) this.cluster?.routeAdded(rk);
+  }
+
+  removeEntry(parsed: ParsedFilter, key: string): void {
+    if (this.trie.remove(parsed.filter, key) === undefined) return;
+    const rk = routeKey(parsed);
+    const n = (this.routeCounts.get(rk) ?? 1) - 1;
+    if (n > 0) {
+      this.routeCounts.set(rk, n);
+      return;
+    }
+    this.routeCounts.delete(rk);
+    this.cluster?.routeRemoved(rk);
+  }
+
+  /** Route keys with at least one local subscription. */
+  routeKeys(): string[] {
+    return [...this.routeCounts.keys()];
+  }
+
+  /** Routes one message; returns how many sessions (or shared groups, or remote brokers) it went to. */
   publish(m: StoredMessage): number {
     if (m.retain) this.broker.retain(m);
     const entries = this.trie.match(m.topic);
-    if (entries.length === 0) {
-      this.broker.stats.noSubscribers++;
-      return 0;
+    let plan: Plan | undefined;
+    if (entries.length !== 0) {
+      plan = this.plans.get(entries);
+      if (plan === undefined) {
+        plan = compile(entries);
+        this.plans.set(entries, plan);
+      }
     }
+    let count = 0;
+    let delegated: ReadonlySet<string> | null = null;
+    const cluster = this.cluster;
+    if (cluster !== null) {
+      const r = cluster.forward(m, plan?.sharedKeys);
+      count = r.brokers;
+      delegated = r.delegated;
+    }
+    if (plan === undefined) {
+      if (count === 0) this.broker.stats.noSubscribers++;
+      return count;
+    }
+    return count + this.deliver(m, plan, delegated, null);
+  }
+
+  /**
+   * A message forwarded by another broker: delivered to the local sessions that match, and to the
+   * shared groups in `groups` only (the publishing broker picked this broker for them).
+   */
+  deliverForwarded(m: StoredMessage, groups: ReadonlySet<string>): number {
+    if (m.retain) this.broker.retain(m);
+    const entries = this.trie.match(m.topic);
+    if (entries.length === 0) return 0;
     let plan = this.plans.get(entries);
     if (plan === undefined) {
       plan = compile(entries);
       this.plans.set(entries, plan);
     }
+    return this.deliver(m, plan, null, groups);
+  }
+
+  private deliver(m: StoredMessage, plan: Plan, skipShared: ReadonlySet<string> | null, onlyShared: ReadonlySet<string> | null): number {
     let count = 0;
     for (let i = 0; i < plan.direct.length; i++) {
       const { session, subs } = plan.direct[i]!;
@@ -70,6 +155,8 @@ export class Router {
     }
     for (let i = 0; i < plan.shared.length; i++) {
       const group = plan.shared[i]!;
+      if (skipShared !== null && skipShared.has(group.key)) continue;
+      if (onlyShared !== null && !onlyShared.has(group.key)) continue;
       const member = this.pick(group.key, group.members);
       const sub = member.sub;
       const qos = sub.qos < m.qos ? sub.qos : m.qos;
@@ -136,5 +223,6 @@ function compile(entries: readonly SubEntry[]): Plan {
   return {
     direct: [...direct].map(([session, subs]) => ({ session, subs })),
     shared: [...shared].map(([key, members]) => ({ key, members })),
+    sharedKeys: shared.size === 0 ? undefined : [...shared.keys()],
   };
 }

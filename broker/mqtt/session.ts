@@ -251,6 +251,19 @@ export class Session {
     this.toWrite = [];
   }
 
+  /** In-flight then queued entries, in seq order within each (for a handover to another broker). */
+  outboundEntries(): OutMsg[] {
+    const out = [...this.inflight.values()];
+    for (let i = this.queueHead; i < this.queue.length; i++) out.push(this.queue[i]!);
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Writes every entry to storage (a session installed from another broker). */
+  persistAll(): void {
+    for (const e of this.inflight.values()) this.persist(e);
+    for (let i = this.queueHead; i < this.queue.length; i++) this.persist(this.queue[i]!);
+  }
+
   forEachQueued(fn: (e: OutMsg) => void): void {
     for (let i = this.queueHead; i < this.queue.length; i++) fn(this.queue[i]!);
   }

@@ -82,7 +82,24 @@ export function handleConnect(conn: Connection, p: IConnectPacket): void {
   conn.connectExpiryInterval = expiry;
   // Rate limit, flapping, blacklist, authentication (maybe an AUTH exchange) and ACL set-up;
   // `accept` runs once they pass, perhaps later (incoming packets are held meanwhile).
-  broker.security.admit(conn, p, (authProps) => accept(authProps), (code, message) => refuse(conn, code, message));
+  broker.security.admit(conn, p, (authProps) => claim(authProps), (code, message) => refuse(conn, code, message));
+
+  /** In a cluster the session may live on another broker: take it over first (broker/cluster/). */
+  function claim(authProps: Partial<ConnackProperties> | undefined): void {
+    const cluster = broker.cluster;
+    if (cluster === null) return accept(authProps);
+    conn.hold();
+    cluster.claimSession(clientId).then(
+      () => {
+        if (!conn.closed) accept(authProps);
+      },
+      (err: unknown) => {
+        if (conn.closed) return;
+        broker.log.warn('could not take the session over', { clientId, error: err instanceof Error ? err.message : String(err) });
+        refuse(conn, RC.SERVER_UNAVAILABLE, 'session owner unreachable');
+      },
+    );
+  }
 
   function accept(authProps: Partial<ConnackProperties> | undefined): void {
     const { session, present } = broker.openSession(conn, clientId, !!p.clean, expiry);

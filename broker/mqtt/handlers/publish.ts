@@ -101,7 +101,7 @@ export function handlePublish(conn: Connection, p: IPublishPacket): void {
     session.inbound2.add(pid);
     if (session.persistent) broker.persister.add({ op: 'in2.put', clientId: session.clientId, packetId: pid });
   }
-  broker.persister.after((err) => {
+  broker.afterRouted(conn, (err) => {
     if (conn.closed) return;
     if (err !== null) {
       // Not durable: never acknowledge. v5 gets an error code, v3 a closed connection so it resends.

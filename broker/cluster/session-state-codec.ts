@@ -1,0 +1,71 @@
+// A whole session (MqttBroker.SessionState) as bytes, for the takeover answer on the link. JSON
+// with base64 payloads: a takeover happens once per reconnect, not per message, and a readable
+// format is easier to check than a second protobuf schema of every record.
+
+import type { SessionState } from '../mqtt/broker.js';
+import type { OutMsg } from '../mqtt/session.js';
+import type { StoredMessage, WillRecord } from '../storage/driver.js';
+import { decodeProperties, encodeProperties } from './link-codec.js';
+
+interface WireMessage {
+  id: string;
+  topic: string;
+  payload: string;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  properties?: string;
+  createdAt: number;
+  expiresAt?: number;
+  origin?: string;
+}
+
+function messageOut(m: StoredMessage): WireMessage {
+  return {
+    id: m.id, topic: m.topic, payload: m.payload.toString('base64'), qos: m.qos, retain: m.retain,
+    properties: m.properties === undefined ? undefined : encodeProperties(m.properties),
+    createdAt: m.createdAt, expiresAt: m.expiresAt, origin: m.origin,
+  };
+}
+
+function messageIn(w: WireMessage): StoredMessage {
+  const m: StoredMessage = { id: w.id, topic: w.topic, payload: Buffer.from(w.payload, 'base64'), qos: w.qos, retain: w.retain, createdAt: w.createdAt };
+  if (w.properties !== undefined) m.properties = decodeProperties(w.properties);
+  if (w.expiresAt !== undefined) m.expiresAt = w.expiresAt;
+  if (w.origin !== undefined) m.origin = w.origin;
+  return m;
+}
+
+function willOut(w: WillRecord | null | undefined): unknown {
+  return w === null || w === undefined ? null : { message: messageOut(w.message), delayInterval: w.delayInterval };
+}
+
+export function encodeSessionState(s: SessionState): Uint8Array {
+  return Buffer.from(JSON.stringify({
+    record: { ...s.record, will: willOut(s.record.will) },
+    subscriptions: s.subscriptions,
+    outbound: s.outbound.map((e) => ({
+      seq: e.seq, message: messageOut(e.message), qos: e.qos, retain: e.retain, subIds: e.subIds,
+      packetId: e.packetId, state: e.state, group: e.group,
+    })),
+    inbound2: s.inbound2,
+    nextSeq: s.nextSeq,
+  }));
+}
+
+export function decodeSessionState(bytes: Uint8Array): SessionState {
+  const o = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as {
+    record: SessionState['record'] & { will: { message: WireMessage; delayInterval: number } | null };
+    subscriptions: SessionState['subscriptions'];
+    outbound: Array<Omit<OutMsg, 'message' | 'persisted'> & { message: WireMessage }>;
+    inbound2: number[];
+    nextSeq: number;
+  };
+  const w = o.record.will;
+  return {
+    record: { ...o.record, will: w === null ? null : { message: messageIn(w.message), delayInterval: w.delayInterval } },
+    subscriptions: o.subscriptions,
+    outbound: o.outbound.map((e) => ({ ...e, message: messageIn(e.message), persisted: false })),
+    inbound2: o.inbound2,
+    nextSeq: o.nextSeq,
+  };
+}
