@@ -21,10 +21,13 @@ import { PlacementSecurityStore } from './security/placement-security-store.js';
 import { startEmbeddedPlacement } from '../placement/service/embedded.js';
 import { GrpcPlacementClient } from '../placement/client/grpc-client.js';
 import type { PlacementClient } from '../placement/client/placement-client.js';
+import { BrokerCluster } from './cluster/broker-cluster.js';
 
 export interface RunningBroker {
   listeners: { name: string; host: string; port: number }[];
   broker: MqttBroker;
+  /** Set when placement.addrs is (this broker is one of a cluster). */
+  cluster: BrokerCluster | undefined;
   close(): Promise<void>;
 }
 
@@ -96,9 +99,11 @@ export async function startBroker(config: BrokerConfig, log: Logger, deps: Broke
   const broker = new MqttBroker(mqttOptionsFrom(config), storage, log.child('mqtt'));
   const bound: BoundListener[] = [];
   let placement: { client: PlacementClient; close(): Promise<void> } | undefined;
+  let cluster: BrokerCluster | undefined;
   const closeAll = async (): Promise<void> => {
     for (const l of bound.splice(0).reverse()) await l.close().catch(() => undefined);
     await broker.close();
+    await cluster?.close();
     await storage.close();
     await placement?.close();
   };
@@ -110,6 +115,16 @@ export async function startBroker(config: BrokerConfig, log: Logger, deps: Broke
       securityStore = new PlacementSecurityStore(placement.client);
     }
     await broker.security.open(securityStore);
+    if (config.placement.addrs.length > 0 && config.grpc_port >= 0) {
+      if (placement === undefined) placement = await connectPlacement(config, log, undefined);
+      const c = config.cluster;
+      cluster = await BrokerCluster.start(broker, placement.client, {
+        brokerId: config.node_id, clusterName: config.cluster_name, linkHost: config.mqtt.host, linkPort: config.grpc_port,
+        advertiseHost: c.advertise_host, heartbeatTimeoutMs: c.heartbeat_timeout, maxUnackedBytes: c.max_unacked_bytes,
+        takeoverTimeoutMs: c.takeover_timeout,
+      }, log.child('cluster'));
+      bound.push({ name: 'broker-grpc', host: config.mqtt.host, port: cluster.linkPort, close: async () => undefined });
+    }
     if (config.auth.allow_anonymous) log.warn('anonymous access is on (auth.allow_anonymous = true): set it to false on a broker others can reach');
     const host = config.mqtt.host;
     let tlsFiles: TlsFiles | undefined;
@@ -139,6 +154,7 @@ export async function startBroker(config: BrokerConfig, log: Logger, deps: Broke
   return {
     listeners: bound.map(({ name, host, port }) => ({ name, host, port })),
     broker,
+    cluster,
     close: closeAll,
   };
 }

@@ -137,6 +137,24 @@ export const brokerSchema = {
       doc: 'When the queue is full: drop_oldest (make room) or drop_new (refuse the new message).',
     }),
   },
+  cluster: {
+    advertise_host: str({
+      default: '127.0.0.1',
+      pattern: nonEmpty,
+      doc: 'Host the other brokers dial for this broker\'s inter-broker link (on grpc_port); registered in placement.',
+    }),
+    heartbeat_timeout: duration({
+      default: '10s',
+      minMs: 100,
+      doc: 'Placement marks this broker dead after this long without a heartbeat (heartbeats go 4 times as often).',
+    }),
+    max_unacked_bytes: bytes({
+      default: '16MB',
+      min: 1024,
+      doc: 'Forwarded bytes one link may have unacknowledged before the publishers feeding it are paused.',
+    }),
+    takeover_timeout: duration({ default: '5s', minMs: 1, doc: 'How long a CONNECT waits for another broker to hand its session over.' }),
+  },
   shared_subscription: {
     strategy: oneOf({
       values: sharedSubscriptionStrategies,
@@ -321,6 +339,15 @@ export interface BrokerConfig {
     /** milliseconds */
     readonly connect_timeout: number;
     readonly max_subscriptions_per_client: number;
+  };
+  readonly cluster: {
+    readonly advertise_host: string;
+    /** milliseconds */
+    readonly heartbeat_timeout: number;
+    /** bytes */
+    readonly max_unacked_bytes: number;
+    /** milliseconds */
+    readonly takeover_timeout: number;
   };
   readonly offline_message: {
     readonly enable: boolean;

@@ -60,7 +60,9 @@ describe('follower truncation to the leader epoch boundary', () => {
       return m !== null && m.leader !== old && m.leaderEpoch > 1;
     }, 10_000, 'a new leader');
     // A fresh client: the first one still remembers the old leader, whose proxy swallows requests.
-    const others = new JournalClient({ addrs: [...proxies].filter(([id]) => id !== old).map(([, p]) => p.address), retryForMs: 10_000 });
+    // Short attempts: a member whose view is still stale may point it at the cut-off leader,
+    // whose proxy swallows the call; the next attempt then asks again.
+    const others = new JournalClient({ addrs: [...proxies].filter(([id]) => id !== old).map(([, p]) => p.address), retryForMs: 20_000, rpcTimeoutMs: 2000 });
     for (let i = 0; i < 3; i++) await others.write('div', [{ value: enc(`b${i}`) }], { acks: Acks.QUORUM });
     others.close();
 

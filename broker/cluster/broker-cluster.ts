@@ -1,0 +1,317 @@
+// One broker of a cluster: ties membership (placement registration, liveness, routes), the route
+// publisher, the remote route table, the links to the other brokers and the link server into the
+// hooks the MQTT engine calls (Router.cluster, MqttBroker.cluster).
+//
+//   publish -> local trie -> local sessions
+//           -> RemoteRoutes.match(topic) -> each matching broker once, over its PeerLink
+//   CONNECT -> placement session object (owner) -> takeover from the owner over the link
+//           -> owner := this broker (conditional put, so two brokers cannot both win)
+
+import type { Logger } from '../../common/log.js';
+import { CodedError } from '../../common/errors.js';
+import type { PlacementClient } from '../../placement/client/placement-client.js';
+import type { ForwardBatch, LinkMessage } from '../../proto/gen/broker_pb.js';
+import type { ClusterSessions, MqttBroker } from '../mqtt/broker.js';
+import type { Connection } from '../mqtt/connection.js';
+import type { ClusterRouting } from '../mqtt/router.js';
+import type { StoredMessage } from '../storage/driver.js';
+import { AckOrder } from './ack-order.js';
+import { ClusterError } from './cluster-error.js';
+import { fromLinkMessage, toLinkMessage } from './link-codec.js';
+import { startLinkServer, type BoundLinkServer } from './link-server.js';
+import { Membership } from './membership.js';
+import { PeerLink, type PendingBatch } from './peer-link.js';
+import { RemoteRoutes } from './remote-routes.js';
+import { RoutePublisher } from './route-publisher.js';
+import { decodeSessionState, encodeSessionState } from './session-state-codec.js';
+
+export interface ClusterOptions {
+  brokerId: number;
+  clusterName: string;
+  /** Where the link server binds; port 0 = any free port. */
+  linkHost: string;
+  linkPort: number;
+  /** Host registered in placement for the others to dial. */
+  advertiseHost: string;
+  heartbeatTimeoutMs: number;
+  maxUnackedBytes: number;
+  takeoverTimeoutMs: number;
+}
+
+const NO_FORWARD = Object.freeze({ brokers: 0, delegated: null });
+
+export class BrokerCluster implements ClusterRouting, ClusterSessions {
+  readonly routes: RemoteRoutes;
+  private readonly links = new Map<number, PeerLink>();
+  private readonly publisher: RoutePublisher;
+  private membership: Membership | null = null;
+  private server: BoundLinkServer | null = null;
+  private readonly acks: AckOrder;
+  /** Remote batches the last forwarded QoS 1/2 message went into (see afterRouted). */
+  private lastWaits: PendingBatch[] | null = null;
+  private readonly roundRobin = new Map<string, number>();
+  private readonly paused = new Set<Connection>();
+  /** Sessions this broker owns in placement. */
+  private readonly owned = new Set<string>();
+  readonly stats = { forwardedOut: 0, forwardedIn: 0, batchesIn: 0, takeoversIn: 0, takeoversOut: 0 };
+  private closed = false;
+
+  private constructor(
+    readonly broker: MqttBroker,
+    readonly placement: PlacementClient,
+    readonly options: ClusterOptions,
+    private readonly log: Logger,
+  ) {
+    this.routes = new RemoteRoutes(options.brokerId);
+    this.publisher = new RoutePublisher(placement, options.brokerId, log);
+    this.acks = new AckOrder(broker.persister);
+  }
+
+  /** Binds the link server, registers, reads routes and brokers, and attaches to the engine. */
+  static async start(broker: MqttBroker, placement: PlacementClient, options: ClusterOptions, log: Logger): Promise<BrokerCluster> {
+    const c = new BrokerCluster(broker, placement, options, log);
+    try {
+      await c.open();
+    } catch (err: unknown) {
+      await c.close();
+      throw err;
+    }
+    return c;
+  }
+
+  get linkPort(): number {
+    return this.server?.port ?? 0;
+  }
+
+  private async open(): Promise<void> {
+    const o = this.options;
+    this.server = await startLinkServer(o.linkHost, o.linkPort, o.clusterName, {
+      onBatch: (from, batch, done) => this.onBatch(from, batch, done),
+      onTakeover: (from, clientId) => this.onTakeover(from, clientId),
+    }, this.log);
+    this.membership = new Membership(this.placement, {
+      brokerId: o.brokerId, address: `${o.advertiseHost}:${this.server.port}`, heartbeatTimeoutMs: o.heartbeatTimeoutMs,
+    }, {
+      brokerAlive: (id, address) => this.brokerAlive(id, address),
+      brokerDead: (id) => this.brokerDead(id),
+      route: (key, brokers) => this.routes.setRoute(key, brokers),
+    }, this.log);
+    await this.membership.start();
+    await this.adoptStoredSessions();
+    this.broker.router.cluster = this;
+    this.broker.cluster = this;
+    await this.publisher.reconcile(this.broker.router.routeKeys());
+    this.log.info('joined the cluster', { brokerId: o.brokerId, link: this.server.port, brokers: this.routes.aliveBrokers().join(',') });
+  }
+
+  /**
+   * Sessions in this broker's storage (from before a restart) stay here only if placement still
+   * names this broker their owner (or nobody): a client that moved meanwhile owns its session elsewhere.
+   */
+  private async adoptStoredSessions(): Promise<void> {
+    for (const s of [...this.broker.sessions.values()]) {
+      const cur = await this.placement.getObject({ case: 'session', value: { clientId: s.clientId } });
+      const v = cur?.object?.object.case === 'session' ? cur.object.object.value : undefined;
+      if (v !== undefined && v.brokerId !== this.options.brokerId) {
+        this.broker.exportSession(s.clientId);
+        continue;
+      }
+      this.owned.add(s.clientId);
+      if (v === undefined) {
+        await this.placement.putObject({ case: 'session', value: { clientId: s.clientId, brokerId: this.options.brokerId, connected: false, lastChangeMs: Date.now() } });
+      }
+    }
+  }
+
+  // ---- membership ----
+
+  private brokerAlive(id: number, address: string): void {
+    if (id === this.options.brokerId || this.closed) return;
+    const link = this.links.get(id);
+    if (link === undefined) {
+      this.links.set(id, new PeerLink({
+        selfId: this.options.brokerId, peerId: id, address, clusterName: this.options.clusterName,
+        maxUnackedBytes: this.options.maxUnackedBytes, log: this.log, onDrained: () => this.resumePublishers(),
+      }));
+    } else {
+      link.retarget(address);
+    }
+    this.routes.setAlive(id, true);
+  }
+
+  private brokerDead(id: number): void {
+    if (id === this.options.brokerId) return;
+    this.routes.setAlive(id, false);
+    const link = this.links.get(id);
+    if (link === undefined) return;
+    this.links.delete(id);
+    this.log.info('broker left the cluster; no longer forwarding to it', { broker: id });
+    link.close('marked dead by placement');
+  }
+
+  // ---- routes (ClusterRouting) ----
+
+  routeAdded(routeKey: string): void {
+    this.publisher.set(routeKey, true);
+  }
+
+  routeRemoved(routeKey: string): void {
+    this.publisher.set(routeKey, false);
+  }
+
+  forward(m: StoredMessage, localShared: readonly string[] | undefined): { brokers: number; delegated: ReadonlySet<string> | null } {
+    this.lastWaits = null;
+    const plan = this.routes.match(m.topic);
+    if (plan.brokers.length === 0 && plan.shared === undefined && !m.retain) return NO_FORWARD;
+    let groups: Map<number, string[]> | undefined;
+    let delegated: Set<string> | null = null;
+    if (plan.shared !== undefined) {
+      // One member cluster-wide: first one broker among those with members (this one included).
+      for (const [key, brokers] of plan.shared) {
+        const local = localShared !== undefined && localShared.includes(key);
+        const n = this.roundRobin.get(key) ?? 0;
+        this.roundRobin.set(key, n + 1);
+        const total = brokers.length + (local ? 1 : 0);
+        const i = n % total;
+        if (local && i === brokers.length) continue;
+        const b = brokers[i]!;
+        groups ??= new Map();
+        const list = groups.get(b);
+        if (list === undefined) groups.set(b, [key]);
+        else list.push(key);
+        (delegated ??= new Set()).add(key);
+      }
+    }
+    let count = 0;
+    const sent = m.retain ? new Set<number>() : null;
+    for (const b of plan.brokers) {
+      if (this.send(b, m, groups?.get(b) ?? [], false)) count++;
+      sent?.add(b);
+    }
+    if (groups !== undefined) {
+      for (const [b, keys] of groups) {
+        if (plan.brokers.includes(b)) continue;
+        if (this.send(b, m, keys, false)) count++;
+        sent?.add(b);
+      }
+    }
+    if (sent !== null) {
+      // Retained messages live on every broker, so a later subscriber anywhere gets them.
+      for (const b of this.links.keys()) if (!sent.has(b)) this.send(b, m, [], true);
+    }
+    return { brokers: count, delegated };
+  }
+
+  private send(broker: number, m: StoredMessage, groups: string[], retainOnly: boolean): boolean {
+    const link = this.links.get(broker);
+    if (link === undefined) return false;
+    const batch = link.send(toLinkMessage(m, groups, retainOnly));
+    this.stats.forwardedOut++;
+    if (m.qos > 0 && !retainOnly) (this.lastWaits ??= []).push(batch);
+    if (link.congested) {
+      const pub = this.broker.currentPublisher;
+      if (pub !== null && !pub.closed && !this.paused.has(pub)) {
+        this.paused.add(pub);
+        pub.stream.pause();
+      }
+    }
+    return !retainOnly;
+  }
+
+  private resumePublishers(): void {
+    for (const l of this.links.values()) if (l.congested) return;
+    for (const c of this.paused) if (!c.closed) c.stream.resume();
+    this.paused.clear();
+  }
+
+  // ---- acknowledgements (ClusterSessions) ----
+
+  afterRouted(conn: Connection, cb: (err: Error | null) => void): void {
+    const waits = this.lastWaits;
+    this.lastWaits = null;
+    this.acks.after(conn, waits, cb);
+  }
+
+  // ---- the link server's side ----
+
+  private onBatch(from: number, batch: ForwardBatch, done: (err: Error | null) => void): void {
+    this.stats.batchesIn++;
+    const router = this.broker.router;
+    for (const l of batch.messages) this.deliver(l, router);
+    void from;
+    this.broker.persister.after(done);
+  }
+
+  private deliver(l: LinkMessage, router: MqttBroker['router']): void {
+    this.stats.forwardedIn++;
+    const m = fromLinkMessage(l);
+    if (l.retainOnly) {
+      this.broker.retain(m);
+      return;
+    }
+    router.deliverForwarded(m, new Set(l.sharedGroups));
+  }
+
+  private onTakeover(from: number, clientId: string): Uint8Array | undefined {
+    this.stats.takeoversOut++;
+    this.owned.delete(clientId);
+    const state = this.broker.exportSession(clientId);
+    this.log.info('session handed over', { clientId, to: from, found: state !== undefined });
+    return state === undefined ? undefined : encodeSessionState(state);
+  }
+
+  // ---- sessions (ClusterSessions) ----
+
+  async claimSession(clientId: string): Promise<void> {
+    const self = this.options.brokerId;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cur = await this.placement.getObject({ case: 'session', value: { clientId } });
+      const owner = cur?.object?.object.case === 'session' ? cur.object.object.value.brokerId : undefined;
+      if (owner !== undefined && owner !== self) {
+        const link = this.links.get(owner);
+        if (link !== undefined && this.routes.isAlive(owner)) {
+          const bytes = await link.takeover(clientId, this.options.takeoverTimeoutMs);
+          this.stats.takeoversIn++;
+          if (bytes !== undefined) this.broker.importSession(decodeSessionState(bytes));
+        } else {
+          // The owner is dead: its state stays in its own storage (see README, "Known gaps").
+          this.log.warn('session owner is not alive; starting from what this broker holds', { clientId, owner });
+        }
+      }
+      try {
+        await this.placement.putObject(
+          { case: 'session', value: { clientId, brokerId: self, connected: true, lastChangeMs: Date.now() } },
+          { expectedModIndex: cur?.modIndex ?? 0 },
+        );
+        this.owned.add(clientId);
+        return;
+      } catch (err: unknown) {
+        if (err instanceof CodedError && (err.code === 'PC_CONFLICT' || err.code === 'PC_ALREADY_EXISTS')) continue;
+        throw err;
+      }
+    }
+    throw new ClusterError('SESSION_CLAIM_FAILED', `session ${clientId}: other brokers kept claiming it`);
+  }
+
+  sessionEnded(clientId: string): void {
+    if (!this.owned.delete(clientId) || this.closed) return;
+    this.placement.deleteObject({ case: 'session', value: { clientId } }).catch((err: unknown) => {
+      this.log.debug('could not drop the session owner record', { clientId, error: String(err) });
+    });
+  }
+
+  /** Leaves the cluster: unregisters (the others stop forwarding at once), closes links. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.broker.router.cluster === this) this.broker.router.cluster = null;
+    if (this.broker.cluster === this) this.broker.cluster = null;
+    this.publisher.close();
+    await this.membership?.close(true);
+    for (const l of this.links.values()) l.close('this broker is stopping');
+    this.links.clear();
+    await this.server?.close();
+    this.resumePublishers();
+  }
+}
+
