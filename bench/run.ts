@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   BROKER_NAMES,
   ensureMosquitto,
+  isOurs,
   launchBroker,
   mosquittoVersion,
   oursEntry,
@@ -21,7 +22,8 @@ import { defaultParams, defaultScenarioNames, quickParams, scenarios, type Scena
 
 const USAGE = `usage: npm run bench -- [options]
   --compare              ours, mosquitto and aedes side by side (installs mosquitto if missing, as root)
-  --brokers a,b          any of ${BROKER_NAMES.join(', ')} (default: ours)
+  --brokers a,b          any of ${BROKER_NAMES.join(', ')} (default: ours);
+                         ours-auth = ours with anonymous access off, ACL no_match=deny, one user, ACL rules
   --scenarios a,b        any of ${Object.keys(scenarios).join(', ')}
                          (default: all but generator-ceiling, which always runs against the null sink)
   --rounds N             interleaved rounds, medians reported (default 3, --quick 1)
@@ -163,7 +165,8 @@ async function runOne(broker: BrokerName, scenario: string, opts: Options, core:
   }
   current = proc;
   try {
-    const result = await scenarios[scenario]({ name: broker, host: proc.host, port: proc.port, pid: proc.pid }, opts.params);
+    const target = { name: broker, host: proc.host, port: proc.port, pid: proc.pid, credentials: proc.credentials };
+    const result = await scenarios[scenario](target, opts.params);
     const died = proc.exit;
     if (died !== null) result.notes.push(`broker exited during the run (code ${died.code}, signal ${died.signal}): ${proc.stderrTail().trim().slice(-300)}`);
     return { scenario, broker, result, brokerDied: died === null ? null : { code: died.code, signal: died.signal } };
@@ -190,9 +193,9 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const versions: Record<string, string> = { node: process.version };
   let brokers = [...opts.brokers];
-  if (brokers.includes('ours') && !existsSync(oursEntry())) {
-    notes.push(`ours: ${oursEntry()} not found (broker not built yet), skipped`);
-    brokers = brokers.filter((b) => b !== 'ours');
+  if (brokers.some(isOurs) && !existsSync(oursEntry())) {
+    notes.push(`${brokers.filter(isOurs).join(', ')}: ${oursEntry()} not found (broker not built yet), skipped`);
+    brokers = brokers.filter((b) => !isOurs(b));
   }
   let mosquittoBin: string | undefined;
   if (brokers.includes('mosquitto')) {
@@ -263,7 +266,7 @@ async function main(): Promise<number> {
     }
   }
 
-  const brokerOrder = ['ours', 'mosquitto', 'aedes', 'sink'];
+  const brokerOrder = ['ours', 'ours-auth', 'mosquitto', 'aedes', 'sink'];
   const summaries = summarize(runs, opts.scenarios, brokerOrder);
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   const md = renderMarkdown(summaries, {
@@ -291,7 +294,7 @@ async function main(): Promise<number> {
   log(`results: ${jsonPath} and ${join(resultsDir, 'latest.md')}`);
   // A comparator failing (Aedes dying under overload) is a finding; our broker or the sink failing
   // is a failure of the run.
-  return runs.some((r) => (r.broker === 'ours' || r.broker === 'sink') && (!r.result.ok || r.brokerDied !== null)) ? 1 : 0;
+  return runs.some((r) => (isOurs(r.broker) || r.broker === 'sink') && (!r.result.ok || r.brokerDied !== null)) ? 1 : 0;
 }
 
 // Exit explicitly: a wedged broker connection must not keep the benchmark alive.

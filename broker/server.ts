@@ -88,12 +88,15 @@ async function connectPlacement(config: BrokerConfig, log: Logger, tickMs: numbe
 
 export async function startBroker(config: BrokerConfig, log: Logger, deps: BrokerDeps = {}): Promise<RunningBroker> {
   const s3 = config.storage.s3;
+  const j = config.storage.journal;
   const storage = createStorageDriver({
     driver: config.storage.driver,
     dataDir: config.data_dir,
     leveldb: { sync: config.storage.leveldb.sync },
     mysql: { url: config.storage.mysql.url },
     s3: { endpoint: s3.endpoint, bucket: s3.bucket, accessKey: s3.access_key, secretKey: s3.secret_key },
+    journal: { addrs: j.addrs, shardPrefix: j.shard_prefix, acks: j.acks, replicas: j.replicas },
+    nodeId: config.node_id,
   });
   await storage.open();
   const broker = new MqttBroker(mqttOptionsFrom(config), storage, log.child('mqtt'));

@@ -262,6 +262,22 @@ export const errorCatalogue = {
     description: 'A watch asked to resume from a log index this node no longer retains; list again, then watch from the listed index.',
     grpc: 'OUT_OF_RANGE',
   },
+  PC_MEMBERSHIP_CHANGE_INVALID: {
+    description: 'The membership change does not fit the current members (already a member elsewhere, promoting a voter by add, removing the last voter).',
+    grpc: 'FAILED_PRECONDITION',
+  },
+  PC_MEMBER_NOT_FOUND: {
+    description: 'The node named in a membership request or leader transfer is not a member (or not a voter) of the placement cluster.',
+    grpc: 'NOT_FOUND',
+  },
+  PC_LEARNER_NOT_CAUGHT_UP: {
+    description: "The learner's match index is too far behind the leader's last index to promote it yet; retry once it has caught up.",
+    grpc: 'FAILED_PRECONDITION',
+  },
+  PC_NODE_REMOVED: {
+    description: 'This placement node was removed from the cluster and no longer serves; the client tries another member.',
+    grpc: 'UNAVAILABLE',
+  },
 
   // Journal engine.
   JR_CORRUPT_SEGMENT: {

@@ -5,14 +5,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from '../loadgen/errors.js';
+import type { Credentials } from '../loadgen/mqtt-connection.js';
+import { OURS_AUTH_SETTINGS, configureOursAuth } from './ours-auth.js';
 
-export type BrokerName = 'ours' | 'mosquitto' | 'aedes' | 'sink';
-export const BROKER_NAMES: readonly BrokerName[] = ['ours', 'mosquitto', 'aedes', 'sink'];
+export type BrokerName = 'ours' | 'ours-auth' | 'mosquitto' | 'aedes' | 'sink';
+export const BROKER_NAMES: readonly BrokerName[] = ['ours', 'ours-auth', 'mosquitto', 'aedes', 'sink'];
+
+/** Our broker, with or without authentication and ACLs: both need dist/bin/broker.js. */
+export function isOurs(name: string): boolean {
+  return name === 'ours' || name === 'ours-auth';
+}
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
 const STDERR_TAIL_BYTES = 4_096;
-const LISTENING = /^listening mqtt-tcp (\S+):(\d+)\s*$/;
+const LISTENING = /^listening (\S+) (\S+):(\d+)\s*$/;
 
 export interface ExitInfo {
   code: number | null;
@@ -24,6 +31,8 @@ export interface BrokerProcess {
   host: string;
   port: number;
   pid: number;
+  /** What every client must send in CONNECT (ours-auth); absent for brokers open to anyone. */
+  credentials?: Credentials;
   /** Set once the process has exited, whether stopped by us or not. */
   exit: ExitInfo | null;
   stderrTail(): string;
@@ -34,6 +43,8 @@ export interface BrokerProcess {
 export interface LaunchOptions {
   /** CPU to pin the broker to with taskset, or null to run unpinned. */
   core: number | null;
+  /** Our broker's entry point; default `oursEntry()` (tests that run from source pass dist's). */
+  oursEntry?: string;
 }
 
 /** dist/bin/broker.js, relative to this file's place in dist/bench/brokers/. */
@@ -96,18 +107,22 @@ export async function launchBroker(name: BrokerName, opts: LaunchOptions, mosqui
   let fixedPort: number | null = null;
   switch (name) {
     case 'ours':
-      if (!existsSync(oursEntry())) throw new BenchError('BENCH_BROKER_START', `${oursEntry()} not found: run \`npm run build\``);
+    case 'ours-auth': {
+      const entry = opts.oursEntry ?? oursEntry();
+      if (!existsSync(entry)) throw new BenchError('BENCH_BROKER_START', `${entry} not found: run \`npm run build\``);
       cmd = [
         process.execPath,
-        oursEntry(),
+        entry,
         'start',
         ...['mqtt.tcp_port=0', 'mqtt.ws_port=-1', 'mqtt.tls_port=-1', 'mqtt.wss_port=-1', 'admin.http_port=0'].flatMap((s) => ['--set', s]),
         '--set',
         `data_dir=${tmp}`,
         '--set',
         'storage.driver=memory',
+        ...(name === 'ours-auth' ? OURS_AUTH_SETTINGS.flatMap((s) => ['--set', s]) : []),
       ];
       break;
+    }
     case 'aedes':
       cmd = [process.execPath, fileURLToPath(new URL('./aedes-server.js', import.meta.url))];
       break;
@@ -154,9 +169,13 @@ export async function launchBroker(name: BrokerName, opts: LaunchOptions, mosqui
       proc.port = fixedPort;
       await waitForPort(fixedPort, proc);
     } else {
-      const { host, port } = await waitForListening(child, proc);
-      proc.host = host;
-      proc.port = port;
+      // ours-auth is configured through its admin API, so it waits for that listener too.
+      const wanted = name === 'ours-auth' ? ['mqtt-tcp', 'admin-http'] : ['mqtt-tcp'];
+      const bound = await waitForListening(child, proc, wanted);
+      const mqtt = bound.get('mqtt-tcp')!;
+      proc.host = mqtt.host;
+      proc.port = mqtt.port;
+      if (name === 'ours-auth') proc.credentials = await configureOursAuth(bound.get('admin-http')!, mqtt);
     }
   } catch (err: unknown) {
     await proc.stop();
@@ -200,10 +219,15 @@ function freePort(): Promise<number> {
   });
 }
 
-function waitForListening(child: ChildProcess, proc: BrokerProcess): Promise<{ host: string; port: number }> {
+/** Resolves with the address of each wanted listener once the broker has printed all of them. */
+function waitForListening(child: ChildProcess, proc: BrokerProcess, wanted: string[]): Promise<Map<string, { host: string; port: number }>> {
   return new Promise((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => fail(`no "listening mqtt-tcp" line within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+    const bound = new Map<string, { host: string; port: number }>();
+    const timer = setTimeout(
+      () => fail(`no "listening ${wanted.filter((w) => !bound.has(w)).join('" / "listening ')}" line within ${START_TIMEOUT_MS} ms`),
+      START_TIMEOUT_MS,
+    );
     const fail = (why: string): void => {
       clearTimeout(timer);
       reject(new BenchError('BENCH_BROKER_START', `${proc.name}: ${why}; stderr: ${proc.stderrTail().trim().slice(-800)}`));
@@ -215,12 +239,14 @@ function waitForListening(child: ChildProcess, proc: BrokerProcess): Promise<{ h
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         const m = LISTENING.exec(line);
-        if (m === null) continue;
-        clearTimeout(timer);
-        let host = m[1].replace(/^\[|\]$/g, '');
+        if (m === null || !wanted.includes(m[1])) continue;
+        let host = m[2].replace(/^\[|\]$/g, '');
         // A wildcard bind is reached over loopback.
         if (host === '0.0.0.0' || host === '::' || host === '') host = '127.0.0.1';
-        resolve({ host, port: Number(m[2]) });
+        bound.set(m[1], { host, port: Number(m[3]) });
+        if (bound.size < wanted.length) continue;
+        clearTimeout(timer);
+        resolve(bound);
         // Keep draining stdout so a chatty broker never blocks on a full pipe.
         buf = '';
         child.stdout?.on('data', () => undefined);

@@ -9,6 +9,8 @@ export type BenchErrorCode =
   | 'BENCH_TIMEOUT'
   | 'BENCH_CONNECT_REFUSED'
   | 'BENCH_BROKER_START'
+  | 'BENCH_AUTH_SETUP'
+  | 'BENCH_CONNACK_REFUSED'
   | 'BENCH_BROKER_DIED'
   | 'BENCH_FD_LIMIT';
 
@@ -19,6 +21,17 @@ export class BenchError extends Error {
     super(message);
     this.name = 'BenchError';
     this.code = code;
+  }
+}
+
+/** A CONNACK with a non-zero return code [MQTT-3.2.2.3]; 4 = bad credentials, 5 = not authorized. */
+export class ConnackRefusedError extends BenchError {
+  readonly returnCode: number;
+
+  constructor(clientId: string, returnCode: number) {
+    super('BENCH_CONNACK_REFUSED', `CONNACK refused ${clientId}: return code ${returnCode}`);
+    this.name = 'ConnackRefusedError';
+    this.returnCode = returnCode;
   }
 }
 

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import type { Packet, QoS } from 'mqtt-packet';
-import { BenchError } from './errors.js';
+import { BenchError, ConnackRefusedError } from './errors.js';
 import { FrameReader } from './frame-reader.js';
 
 // Control packet types [MQTT-2.2.1].
@@ -46,10 +46,18 @@ export interface ConnectionHandlers {
   onClose?: (hadError: boolean) => void;
 }
 
+/** Username and password sent in CONNECT [MQTT-3.1.2-18], [MQTT-3.1.2-20]. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
 export interface ConnectOptions {
   host: string;
   port: number;
   clientId: string;
+  /** Sent in every CONNECT when set; absent means an anonymous client. */
+  credentials?: Credentials;
   /** Source address, e.g. 127.0.0.3, to spread connections over more ephemeral-port ranges. */
   localAddress?: string;
   clean?: boolean;
@@ -171,12 +179,14 @@ export class MqttConnection {
           clientId: opts.clientId,
           clean: opts.clean ?? true,
           keepalive: opts.keepalive ?? 0,
+          // Only CONNECT carries them: the publish path is unchanged by authentication.
+          username: opts.credentials?.username,
+          password: opts.credentials === undefined ? undefined : Buffer.from(opts.credentials.password, 'utf8'),
         }),
       );
       const p = await connack;
-      if (p.cmd !== 'connack' || (p.returnCode ?? 0) !== 0) {
-        throw new BenchError('BENCH_PROTOCOL', `CONNACK refused ${opts.clientId}: return code ${p.cmd === 'connack' ? p.returnCode : '?'}`);
-      }
+      if (p.cmd !== 'connack') throw new BenchError('BENCH_PROTOCOL', `expected CONNACK for ${opts.clientId}, got ${p.cmd}`);
+      if ((p.returnCode ?? 0) !== 0) throw new ConnackRefusedError(opts.clientId, p.returnCode ?? 0);
     } catch (err: unknown) {
       connack.catch(() => undefined);
       socket.destroy();

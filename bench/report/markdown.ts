@@ -2,6 +2,8 @@ import { ratio, type ScenarioSummary } from './summary.js';
 
 /** Comparison columns: each broker against the references it is measured against. */
 const RATIO_PAIRS: Array<[string, string]> = [
+  // The cost of authentication and ACLs: the same broker with them on over off.
+  ['ours-auth', 'ours'],
   ['ours', 'mosquitto'],
   ['ours', 'aedes'],
   ['aedes', 'mosquitto'],

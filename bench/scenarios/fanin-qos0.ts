@@ -2,7 +2,7 @@ import { CpuMeter } from '../loadgen/cpu-meter.js';
 import type { MqttConnection } from '../loadgen/mqtt-connection.js';
 import { makePublishTemplate } from '../loadgen/publish-template.js';
 import { Publisher } from '../loadgen/publisher.js';
-import { destroyAll, metric, open, round, runScenario, sleep } from './helpers.js';
+import { destroyAll, metric, open, round, runScenario, sleep, subscribeOne } from './helpers.js';
 import type { BrokerTarget, ScenarioParams, ScenarioResult } from './types.js';
 
 /**
@@ -23,7 +23,7 @@ export function faninQos0(target: BrokerTarget, params: ScenarioParams): Promise
         },
       });
       conns.push(sub);
-      await sub.subscribe([{ topic, qos: 0 }]);
+      await subscribeOne(sub, topic, 0);
       const template = makePublishTemplate(topic, 0, params.payloadSize);
       const pubConns = await Promise.all(Array.from({ length: params.fanInPublishers }, () => open(target, 'fanin-pub')));
       conns.push(...pubConns);

@@ -3,7 +3,7 @@ import type { MqttConnection } from '../loadgen/mqtt-connection.js';
 import { makePublishTemplate } from '../loadgen/publish-template.js';
 import { Publisher, RateClock } from '../loadgen/publisher.js';
 import { openMany } from './open-many.js';
-import { destroyAll, metric, open, round, runScenario, sleep, waitForCount } from './helpers.js';
+import { destroyAll, metric, open, round, runScenario, sleep, subscribeOne, waitForCount } from './helpers.js';
 import type { BrokerTarget, ScenarioParams, ScenarioResult } from './types.js';
 
 /**
@@ -28,7 +28,7 @@ export function fanoutQos0(target: BrokerTarget, params: ScenarioParams): Promis
         };
       }
       conns.push(...subs);
-      await Promise.all(subs.map((s) => s.subscribe([{ topic, qos: 0 }])));
+      await Promise.all(subs.map((s) => subscribeOne(s, topic, 0)));
       const pubConn = await open(target, 'fanout-pub');
       conns.push(pubConn);
       const template = makePublishTemplate(topic, 0, params.payloadSize);

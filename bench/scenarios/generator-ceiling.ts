@@ -3,7 +3,7 @@ import type { MqttConnection } from '../loadgen/mqtt-connection.js';
 import { makePublishTemplate } from '../loadgen/publish-template.js';
 import { Publisher } from '../loadgen/publisher.js';
 import { FLOOD_TOPIC } from '../brokers/null-sink.js';
-import { destroyAll, metric, open, round, runScenario, sleep } from './helpers.js';
+import { destroyAll, metric, open, round, runScenario, sleep, subscribeOne } from './helpers.js';
 import type { BrokerTarget, ScenarioParams, ScenarioResult } from './types.js';
 
 /**
@@ -25,7 +25,7 @@ export function generatorCeiling(target: BrokerTarget, params: ScenarioParams): 
       // Receive side: the sink floods one subscriber.
       const sub = await open(target, 'ceiling-sub');
       conns.push(sub);
-      await sub.subscribe([{ topic: FLOOD_TOPIC, qos: 0 }]);
+      await subscribeOne(sub, FLOOD_TOPIC, 0);
       await sleep(warm);
       const meter = new CpuMeter(target.pid);
       const r0 = sub.counters.publishesIn;

@@ -1,5 +1,6 @@
-import { MqttConnection, type ConnectionHandlers } from '../loadgen/mqtt-connection.js';
-import { errorMessage } from '../loadgen/errors.js';
+import type { QoS } from 'mqtt-packet';
+import { MqttConnection, type ConnectOptions, type ConnectionHandlers } from '../loadgen/mqtt-connection.js';
+import { BenchError, errorMessage } from '../loadgen/errors.js';
 import type { BrokerTarget, Metric, MetricDirection, ScenarioResult } from './types.js';
 
 export function sleep(ms: number): Promise<void> {
@@ -43,8 +44,25 @@ export function clientId(prefix: string): string {
   return `${prefix}-${process.pid}-${clientSeq}`;
 }
 
+/** CONNECT options for `target`: its address and, when it requires them, its credentials. */
+export function connectOptions(target: BrokerTarget, id: string, extra: Partial<ConnectOptions> = {}): ConnectOptions {
+  return { host: target.host, port: target.port, clientId: id, credentials: target.credentials, ...extra };
+}
+
 export function open(target: BrokerTarget, prefix: string, handlers: ConnectionHandlers = {}, localAddress?: string): Promise<MqttConnection> {
-  return MqttConnection.open({ host: target.host, port: target.port, clientId: clientId(prefix), localAddress }, handlers);
+  return MqttConnection.open(connectOptions(target, clientId(prefix), { localAddress }), handlers);
+}
+
+/**
+ * SUBSCRIBE to one filter; a refusal (0x80 [MQTT-3.9.3-2], e.g. an ACL deny) throws instead of
+ * leaving the scenario to wait for messages that will never come. Resolves with the granted QoS.
+ */
+export async function subscribeOne(conn: MqttConnection, topic: string, qos: QoS, timeoutMs?: number): Promise<number> {
+  const [granted] = await conn.subscribe([{ topic, qos }], timeoutMs);
+  if (granted === undefined || granted === 0x80) {
+    throw new BenchError('BENCH_PROTOCOL', `the broker refused SUBSCRIBE to ${topic} (return code ${granted === undefined ? 'missing' : '0x80'})`);
+  }
+  return granted;
 }
 
 export function metric(name: string, value: number | null, unit: string, better: MetricDirection): Metric {

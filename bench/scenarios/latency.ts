@@ -3,7 +3,7 @@ import { Histogram } from '../loadgen/histogram.js';
 import type { MqttConnection } from '../loadgen/mqtt-connection.js';
 import { PAYLOAD_SENT_AT, makePublishTemplate } from '../loadgen/publish-template.js';
 import { Publisher, RateClock } from '../loadgen/publisher.js';
-import { destroyAll, metric, open, round, runScenario, sleep, waitForCount } from './helpers.js';
+import { destroyAll, metric, open, round, runScenario, sleep, subscribeOne, waitForCount } from './helpers.js';
 import type { BrokerTarget, ScenarioParams, ScenarioResult } from './types.js';
 
 /**
@@ -27,7 +27,7 @@ export function latency(target: BrokerTarget, params: ScenarioParams): Promise<S
         },
       });
       conns.push(sub);
-      await sub.subscribe([{ topic, qos: 0 }]);
+      await subscribeOne(sub, topic, 0);
       const pubConn = await open(target, 'latency-pub');
       conns.push(pubConn);
       // batch 1: each message is stamped and written as soon as it is due.

@@ -3,7 +3,7 @@ import { MqttConnection } from '../loadgen/mqtt-connection.js';
 import { PAYLOAD_SEQ, makePublishTemplate } from '../loadgen/publish-template.js';
 import { Publisher } from '../loadgen/publisher.js';
 import { SeqTracker } from '../loadgen/seq-tracker.js';
-import { clientId, destroyAll, metric, open, round, runScenario, waitForCount } from './helpers.js';
+import { clientId, connectOptions, destroyAll, metric, open, round, runScenario, subscribeOne, waitForCount } from './helpers.js';
 import type { BrokerTarget, ScenarioParams, ScenarioResult } from './types.js';
 
 /**
@@ -19,9 +19,9 @@ export function offlineDrain(target: BrokerTarget, params: ScenarioParams): Prom
     const id = clientId('drain');
     const conns: MqttConnection[] = [];
     try {
-      const first = await MqttConnection.open({ host: target.host, port: target.port, clientId: id, clean: false });
+      const first = await MqttConnection.open(connectOptions(target, id, { clean: false }));
       conns.push(first);
-      await first.subscribe([{ topic, qos: 1 }]);
+      await subscribeOne(first, topic, 1);
       await first.disconnect();
 
       const pubConn = await open(target, 'drain-pub');
@@ -47,7 +47,7 @@ export function offlineDrain(target: BrokerTarget, params: ScenarioParams): Prom
       meter.start();
       const t0 = performance.now();
       const again = await MqttConnection.open(
-        { host: target.host, port: target.port, clientId: id, clean: false },
+        connectOptions(target, id, { clean: false }),
         {
           onPublish: (buf, start) => {
             tracker.record(buf.readUInt32LE(start + PAYLOAD_SEQ));

@@ -3,7 +3,7 @@ import type { MqttConnection } from '../loadgen/mqtt-connection.js';
 import { makePublishTemplate } from '../loadgen/publish-template.js';
 import { Publisher } from '../loadgen/publisher.js';
 import { isAlive, readRssBytes } from '../loadgen/proc-stats.js';
-import { destroyAll, metric, open, round, runScenario, sleep } from './helpers.js';
+import { destroyAll, metric, open, round, runScenario, sleep, subscribeOne } from './helpers.js';
 import type { BrokerTarget, ScenarioParams, ScenarioResult } from './types.js';
 
 const SAMPLE_MS = 250;
@@ -25,8 +25,8 @@ export function overload(target: BrokerTarget, params: ScenarioParams): Promise<
       const slow1 = await open(target, 'overload-slow1');
       const slow0 = await open(target, 'overload-slow0');
       conns.push(slow1, slow0);
-      await slow1.subscribe([{ topic, qos: 1 }]);
-      await slow0.subscribe([{ topic, qos: 0 }]);
+      await subscribeOne(slow1, topic, 1);
+      await subscribeOne(slow0, topic, 0);
       // From here on nothing reads these sockets: the kernel buffers fill, then the broker's.
       slow1.socket.pause();
       slow0.socket.pause();

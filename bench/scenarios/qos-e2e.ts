@@ -4,7 +4,7 @@ import type { MqttConnection } from '../loadgen/mqtt-connection.js';
 import { PAYLOAD_PUBLISHER, PAYLOAD_SEQ, makePublishTemplate } from '../loadgen/publish-template.js';
 import { Publisher } from '../loadgen/publisher.js';
 import { SeqTracker } from '../loadgen/seq-tracker.js';
-import { destroyAll, metric, open, round, runScenario, sleep, waitForCount } from './helpers.js';
+import { destroyAll, metric, open, round, runScenario, sleep, subscribeOne, waitForCount } from './helpers.js';
 import type { BrokerTarget, ScenarioParams, ScenarioResult } from './types.js';
 
 /**
@@ -39,8 +39,8 @@ export function qosE2e(qos: 1 | 2): (target: BrokerTarget, params: ScenarioParam
           },
         });
         conns.push(sub);
-        const granted = await sub.subscribe([{ topic, qos: qos as QoS }]);
-        if (granted[0] !== qos) r.notes.push(`broker granted QoS ${granted[0]} for a QoS ${qos} subscription`);
+        const granted = await subscribeOne(sub, topic, qos as QoS);
+        if (granted !== qos) r.notes.push(`broker granted QoS ${granted} for a QoS ${qos} subscription`);
         const template = makePublishTemplate(topic, qos as QoS, params.payloadSize);
         const pubConns = await Promise.all(trackers.map(() => open(target, `${name}-pub`)));
         conns.push(...pubConns);

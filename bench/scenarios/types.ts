@@ -1,11 +1,15 @@
+import type { Credentials } from '../loadgen/mqtt-connection.js';
+
 /** What a scenario is pointed at: a running broker (or the null sink). */
 export interface BrokerTarget {
-  /** ours | mosquitto | aedes | sink, or any label. */
+  /** ours | ours-auth | mosquitto | aedes | sink, or any label. */
   name: string;
   host: string;
   port: number;
   /** Process id to read RSS and CPU from /proc; null when unknown. */
   pid: number | null;
+  /** Sent in every CONNECT of every client the scenario opens; absent = anonymous clients. */
+  credentials?: Credentials;
 }
 
 /** Every knob a scenario reads; `defaultParams` and `quickParams` give the two presets. */

@@ -4,27 +4,8 @@ import { startNullSink } from '../brokers/null-sink.js';
 import type { RunningServer } from '../brokers/aedes-server.js';
 import { FrameReader } from '../loadgen/frame-reader.js';
 import { Histogram } from '../loadgen/histogram.js';
-import { quickParams, scenarios, type BrokerTarget, type ScenarioParams, type ScenarioResult } from '../scenarios/index.js';
-
-// Tiny sizes and fractions of a second: this checks shape and counting, never speed.
-const tiny: ScenarioParams = {
-  ...quickParams,
-  durationMs: 300,
-  warmupMs: 50,
-  fanInPublishers: 3,
-  fanOutSubscribers: 5,
-  fanOutRate: 200,
-  qosPublishers: 2,
-  qosWindow: 50,
-  latencyRate: 500,
-  idleConnections: 50,
-  connectConcurrency: 16,
-  retainedTopics: 200,
-  offlineMessages: 200,
-  overloadPublishers: 1,
-  overloadRssCapMb: 4_096,
-  settleMs: 3_000,
-};
+import { scenarios, type BrokerTarget, type ScenarioResult } from '../scenarios/index.js';
+import { tiny } from './tiny-params.js';
 
 function value(r: ScenarioResult, name: string): number | null {
   const m = r.metrics.find((x) => x.name === name);

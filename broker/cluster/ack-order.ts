@@ -38,7 +38,7 @@ export class AckOrder {
       this.release(q);
     };
     this.persister.after(one);
-    if (remote !== null) for (const b of remote) b.waiters.push(one);
+    if (remote !== null) for (const b of remote) b.wait(one);
   }
 
   private release(q: Entry[]): void {

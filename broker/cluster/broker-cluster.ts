@@ -13,14 +13,15 @@ import type { PlacementClient } from '../../placement/client/placement-client.js
 import type { ForwardBatch, LinkMessage } from '../../proto/gen/broker_pb.js';
 import type { ClusterSessions, MqttBroker } from '../mqtt/broker.js';
 import type { Connection } from '../mqtt/connection.js';
-import type { ClusterRouting } from '../mqtt/router.js';
+import { routeKey, type ClusterRouting } from '../mqtt/router.js';
+import { parseFilter } from '../mqtt/topic.js';
 import type { StoredMessage } from '../storage/driver.js';
 import { AckOrder } from './ack-order.js';
 import { ClusterError } from './cluster-error.js';
 import { fromLinkMessage, toLinkMessage } from './link-codec.js';
 import { startLinkServer, type BoundLinkServer } from './link-server.js';
 import { Membership } from './membership.js';
-import { PeerLink, type PendingBatch } from './peer-link.js';
+import { PeerLink, UnreachableBatch, type PendingBatch } from './peer-link.js';
 import { RemoteRoutes } from './remote-routes.js';
 import { RoutePublisher } from './route-publisher.js';
 import { decodeSessionState, encodeSessionState } from './session-state-codec.js';
@@ -162,7 +163,13 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   forward(m: StoredMessage, localShared: readonly string[] | undefined): { brokers: number; delegated: ReadonlySet<string> | null } {
     this.lastWaits = null;
     const plan = this.routes.match(m.topic);
-    if (plan.brokers.length === 0 && plan.shared === undefined && !m.retain) return NO_FORWARD;
+    const dead = m.qos > 0 ? this.routes.unreachable(m.topic) : undefined;
+    if (plan.brokers.length === 0 && plan.shared === undefined && !m.retain && (dead === undefined || dead.length === 0)) return NO_FORWARD;
+    if (dead !== undefined && dead.length > 0) {
+      // A dead broker's sessions may still need this message and nothing can take it for them
+      // now: the publisher is not acknowledged, so it sends again later (see README, "Known gaps").
+      (this.lastWaits ??= []).push(new UnreachableBatch(new ClusterError('PEER_UNREACHABLE', `broker ${dead.join(',')} holds subscriptions to ${m.topic} and is not alive`)));
+    }
     let groups: Map<number, string[]> | undefined;
     let delegated: Set<string> | null = null;
     if (plan.shared !== undefined) {
@@ -306,6 +313,20 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     this.closed = true;
     if (this.broker.router.cluster === this) this.broker.router.cluster = null;
     if (this.broker.cluster === this) this.broker.cluster = null;
+    // Routes of sessions that end with this process go now; persistent sessions keep theirs (the
+    // others refuse to acknowledge what those need until this broker is back).
+    const keep = new Set<string>();
+    for (const sess of this.broker.sessions.values()) {
+      if (!sess.persistent) continue;
+      for (const raw of sess.subs.keys()) {
+        const parsed = parseFilter(raw);
+        if (typeof parsed !== 'string') keep.add(routeKey(parsed));
+      }
+    }
+    await Promise.race([
+      this.publisher.reconcile([...keep]).catch(() => undefined),
+      new Promise((r) => setTimeout(r, 2000).unref()),
+    ]);
     this.publisher.close();
     await this.membership?.close(true);
     for (const l of this.links.values()) l.close('this broker is stopping');

@@ -16,14 +16,25 @@ export type Waiter = (err: Error | null) => void;
 
 /** A batch being gathered or sent; its waiters run when the peer acknowledges it. */
 export interface PendingBatch {
-  readonly waiters: Waiter[];
+  wait(w: Waiter): void;
 }
 
-interface Batch extends PendingBatch {
-  seq: number;
-  messages: LinkMessage[];
-  bytes: number;
-  waiters: Waiter[];
+class Batch implements PendingBatch {
+  readonly messages: LinkMessage[] = [];
+  bytes = 0;
+  readonly waiters: Waiter[] = [];
+  constructor(readonly seq: number) {}
+  wait(w: Waiter): void {
+    this.waiters.push(w);
+  }
+}
+
+/** Stands for a broker that placement marks dead while it still has routes: nothing may be acknowledged. */
+export class UnreachableBatch implements PendingBatch {
+  constructor(private readonly err: Error) {}
+  wait(w: Waiter): void {
+    queueMicrotask(() => w(this.err));
+  }
 }
 
 export interface PeerLinkOptions {
@@ -77,7 +88,7 @@ export class PeerLink {
   send(m: LinkMessage): PendingBatch {
     let b = this.gathering;
     if (b === null) {
-      b = this.gathering = { seq: this.nextSeq++, messages: [], bytes: 0, waiters: [] };
+      b = this.gathering = new Batch(this.nextSeq++);
       setImmediate(() => this.flush());
     }
     b.messages.push(m);

@@ -15,22 +15,33 @@ interface RouteValue {
 }
 
 export interface RemotePlan {
+  /** Brokers placement marks dead that hold a non-shared matching route (persistent sessions may need it). */
+  readonly unreachable?: readonly number[];
   /** Brokers with a non-shared matching route, each once. */
   readonly brokers: readonly number[];
   /** Shared-group key -> brokers with members of it. */
   readonly shared: ReadonlyMap<string, readonly number[]> | undefined;
 }
 
+const NONE: readonly number[] = Object.freeze([]);
 const EMPTY_PLAN: RemotePlan = { brokers: [], shared: undefined };
 
 export class RemoteRoutes {
   private readonly trie = new TopicTrie<RouteValue>();
+  /** Non-shared routes of brokers placement marks dead. */
+  private readonly deadTrie = new TopicTrie<RouteValue>();
   private readonly plans = new WeakMap<readonly RouteValue[], RemotePlan>();
   /** Every broker's route keys as placement reports them (alive or not). */
   private readonly byBroker = new Map<number, Set<string>>();
   private readonly alive = new Set<number>();
 
   constructor(private readonly self: number) {}
+
+  /** Dead brokers with a non-shared route matching `topic` (checked only while some exist). */
+  unreachable(topic: string): readonly number[] {
+    if (this.deadTrie.size === 0) return NONE;
+    return [...new Set(this.deadTrie.match(topic).map((v) => v.broker))];
+  }
 
   /** The brokers to forward a message on `topic` to. */
   match(topic: string): RemotePlan {
@@ -68,10 +79,7 @@ export class RemoteRoutes {
     else this.alive.delete(broker);
     const keys = this.byBroker.get(broker);
     if (keys === undefined) return;
-    for (const k of keys) {
-      if (alive) this.entrie(broker, k);
-      else this.untrie(broker, k);
-    }
+    for (const k of keys) this.entrie(broker, k);
   }
 
   isAlive(broker: number): boolean {
@@ -88,17 +96,25 @@ export class RemoteRoutes {
   }
 
   private entrie(broker: number, routeKey: string): void {
-    if (broker === this.self || !this.alive.has(broker)) return;
+    if (broker === this.self) return;
     const parsed = parseFilter(routeKey);
     if (typeof parsed === 'string') return;
     const shareKey = parsed.group === undefined ? undefined : `${parsed.group}\u0000${parsed.filter}`;
-    this.trie.insert(parsed.filter, `${broker}\u0000${routeKey}`, { broker, shareKey });
+    const key = `${broker}\u0000${routeKey}`;
+    if (this.alive.has(broker)) {
+      this.deadTrie.remove(parsed.filter, key);
+      this.trie.insert(parsed.filter, key, { broker, shareKey });
+    } else {
+      this.trie.remove(parsed.filter, key);
+      if (shareKey === undefined) this.deadTrie.insert(parsed.filter, key, { broker, shareKey });
+    }
   }
 
   private untrie(broker: number, routeKey: string): void {
     const parsed = parseFilter(routeKey);
     if (typeof parsed === 'string') return;
     this.trie.remove(parsed.filter, `${broker}\u0000${routeKey}`);
+    this.deadTrie.remove(parsed.filter, `${broker}\u0000${routeKey}`);
   }
 }
 

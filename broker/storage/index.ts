@@ -3,6 +3,8 @@
 
 import { join } from 'node:path';
 import type { StorageDriver } from './driver.js';
+import type { JournalAcks } from './journal-api.js';
+import { JournalStorage, type JournalStorageOptions } from './journal.js';
 import { LevelDbStorage } from './leveldb.js';
 import { MemoryStorage } from './memory.js';
 import { MySqlStorage } from './mysql.js';
@@ -16,10 +18,17 @@ export interface StorageDriverConfig {
   mysql?: { url: string };
   /** storage.s3.*; `prefix` defaults to "robustmq/storage/" (one broker per prefix). */
   s3?: { endpoint: string; bucket: string; accessKey: string; secretKey: string; prefix?: string };
+  /**
+   * storage.journal.*: `addrs` empty = a journal embedded in this process under
+   * `<dataDir>/journal`; `shardPrefix` "" = "broker-<nodeId>" (one broker per prefix).
+   */
+  journal?: { addrs: readonly string[]; shardPrefix?: string; acks?: JournalAcks; replicas?: number };
+  /** node_id, for the journal driver's default shard prefix. */
+  nodeId?: number;
 }
 
 /** The drivers this build provides. */
-export const storageDriverNames = ['memory', 'leveldb', 'mysql', 's3'] as const;
+export const storageDriverNames = ['memory', 'leveldb', 'journal', 'mysql', 's3'] as const;
 
 export function createStorageDriver(cfg: StorageDriverConfig): StorageDriver {
   switch (cfg.driver) {
@@ -29,6 +38,17 @@ export function createStorageDriver(cfg: StorageDriverConfig): StorageDriver {
       const opts: { path: string; sync?: boolean } = { path: join(cfg.dataDir, 'broker', 'storage') };
       if (cfg.leveldb?.sync !== undefined) opts.sync = cfg.leveldb.sync;
       return new LevelDbStorage(opts);
+    }
+    case 'journal': {
+      const j = cfg.journal;
+      const opts: JournalStorageOptions = {
+        addrs: j?.addrs ?? [],
+        dataDir: cfg.dataDir,
+        shardPrefix: j?.shardPrefix ? j.shardPrefix : `broker-${cfg.nodeId ?? 1}`,
+      };
+      if (j?.acks !== undefined) opts.acks = j.acks;
+      if (j?.replicas !== undefined) opts.replicas = j.replicas;
+      return new JournalStorage(opts);
     }
     case 'mysql':
       if (!cfg.mysql?.url) throw new Error('storage.driver = "mysql" needs storage.mysql.url (mysql://user:password@host:port/database)');
@@ -52,6 +72,7 @@ export function createStorageDriver(cfg: StorageDriverConfig): StorageDriver {
 export { StorageError } from './driver.js';
 export type { StorageDriver, StorageOp } from './driver.js';
 export { StorageOpError } from './storage-op-error.js';
+export { JournalStorage } from './journal.js';
 export { LevelDbStorage } from './leveldb.js';
 export { MemoryStorage } from './memory.js';
 export { MySqlStorage } from './mysql.js';

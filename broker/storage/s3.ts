@@ -29,7 +29,7 @@ import {
   type StoredMessage,
   type SubscriptionRecord,
 } from './driver.js';
-import { cloneDelayed, cloneMessage, cloneOutbound, cloneSession, cloneSubscription } from './clone-records.js';
+import { cloneOp, opBytes } from './clone-op.js';
 import { decodeBatches, decodeSnapshot, encodeBatches, encodeSnapshot } from './s3-codec.js';
 import { batchKey, batchesDir, normalizePrefix, seqOf, snapshotKey, snapshotsDir, writerKey } from './s3-keys.js';
 import { minioObjectStore, type ObjectStore, type S3Endpoint } from './s3-object-store.js';
@@ -72,39 +72,6 @@ function describe(e: unknown): string {
   let text = typeof code === 'string' && !e.message.includes(code) ? `${e.message} [${code}]` : e.message;
   if (e.cause !== undefined) text += `: ${describe(e.cause)}`;
   return text;
-}
-
-/** A private copy of an op, so that later changes by the caller cannot reach what is written. */
-function cloneOp(op: StorageOp): StorageOp {
-  switch (op.op) {
-    case 'session.put':
-      return { op: op.op, session: cloneSession(op.session) };
-    case 'sub.put':
-      return { op: op.op, sub: cloneSubscription(op.sub) };
-    case 'msg.put':
-    case 'retain.put':
-      return { op: op.op, message: cloneMessage(op.message) };
-    case 'out.put':
-      return { op: op.op, entry: cloneOutbound(op.entry) };
-    case 'delayed.put':
-      return { op: op.op, record: cloneDelayed(op.record) };
-    default:
-      return { ...op };
-  }
-}
-
-function opBytes(op: StorageOp): number {
-  switch (op.op) {
-    case 'msg.put':
-    case 'retain.put':
-      return 64 + op.message.payload.length;
-    case 'delayed.put':
-      return 64 + op.record.message.payload.length;
-    case 'session.put':
-      return 64 + (op.session.will?.message.payload.length ?? 0);
-    default:
-      return 64;
-  }
 }
 
 export class S3Storage implements StorageDriver {

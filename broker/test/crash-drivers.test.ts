@@ -1,16 +1,18 @@
-// kill -9 of a real broker process with the mysql and s3 storage drivers, against a real MariaDB
-// and a real S3-protocol server (test/services/): every QoS 1/2 message the broker acknowledged
-// to its publisher reaches the offline persistent subscribers after a restart on the same
-// backend, QoS 2 exactly once, in order (the first scenario of crash.test.ts, per driver).
+// kill -9 of a real broker process with the journal, mysql and s3 storage drivers, against a real
+// `journal start` process, a real MariaDB and a real S3-protocol server (bench/services/): every
+// QoS 1/2 message the broker acknowledged to its publisher reaches the offline persistent
+// subscribers after a restart on the same backend, QoS 2 exactly once, in order (the first
+// scenario of crash.test.ts, per driver).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startMariaDb } from '../../test/services/mariadb.js';
-import { startS3Server } from '../../test/services/s3.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMariaDb } from '../../bench/services/mariadb.js';
+import { startS3Server } from '../../bench/services/s3.js';
+import { spawnService } from '../../journal/service/test/journal-process.js';
 import { RawClient, connectClient, waitFor } from './helpers.js';
-import { spawnBroker, type BrokerProcess } from './process-helpers.js';
+import { ensureFreshBuild, spawnBroker, type BrokerProcess } from './process-helpers.js';
 import type { IConnackPacket, IPublishPacket } from '../mqtt/packets.js';
 
 interface Backend {
@@ -22,7 +24,19 @@ interface Backend {
 // Values are passed as TOML strings, so a key that happens to look like a number stays a string.
 const toml = (v: string): string => JSON.stringify(v);
 
-const backends: Record<'mysql' | 's3', () => Promise<Backend>> = {
+const backends: Record<'journal' | 'mysql' | 's3', () => Promise<Backend>> = {
+  journal: async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'robustmq-crash-journal-data-'));
+    dirs.push(dir);
+    const j = await spawnService('journal', 'journal-grpc', { 'placement.addrs': '[]', grpc_port: '0', data_dir: dir, 'log.level': 'warn' });
+    return {
+      sets: ['storage.driver=journal', `storage.journal.addrs=["127.0.0.1:${j.port}"]`, 'storage.journal.acks=all'],
+      stop: async () => {
+        j.child.kill('SIGTERM');
+        await j.exited;
+      },
+    };
+  },
   mysql: async () => {
     const db = await startMariaDb();
     return { sets: ['storage.driver=mysql', `storage.mysql.url=${toml(db.url)}`], stop: () => db.stop() };
@@ -43,6 +57,8 @@ const backends: Record<'mysql' | 's3', () => Promise<Backend>> = {
 };
 
 const dirs: string[] = [];
+// The broker runs from dist/: rebuild it when a source is newer (npm test builds first anyway).
+beforeAll(() => ensureFreshBuild(), 180_000);
 const procs: BrokerProcess[] = [];
 const stops: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -137,7 +153,7 @@ class Subscriber {
   }
 }
 
-for (const driver of ['mysql', 's3'] as const) {
+for (const driver of ['journal', 'mysql', 's3'] as const) {
   describe(`kill -9 (${driver} storage)`, () => {
     it('an offline persistent session gets all 1,000 acknowledged QoS 1/2 messages after a crash, QoS 2 exactly once, in order', async () => {
       const backend = await backends[driver]();

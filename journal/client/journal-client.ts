@@ -3,7 +3,7 @@
 // leader changes, until `retryForMs` has passed.
 //
 // Writes are retried only after errors that say the write was not appended (no leader here, node
-// starting). A write that may have been appended (timeout, connection lost mid-call, leadership
+// starting, no connection to the node within connectTimeoutMs). A write that may have been appended (timeout, connection lost mid-call, leadership
 // lost while waiting for acks) fails with its error, so the caller decides: retrying it could
 // duplicate its records.
 
@@ -20,6 +20,11 @@ export interface JournalClientOptions {
   readonly rpcTimeoutMs?: number;
   /** How long to keep retrying while a shard has no reachable leader; default 10 s. */
   readonly retryForMs?: number;
+  /**
+   * How long one attempt waits for a connection to a node before trying elsewhere (the call was
+   * not sent, so even a write may go to another node); default the smaller of 2 s and rpcTimeoutMs.
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 export interface ClientRecord {
@@ -61,8 +66,11 @@ function fromWire(r: WireRecord): ReadRecord {
   return { offset: r.offset, timestamp: r.timestamp, key: r.key, headers: r.headers.map((h) => [h.name, h.value]), value: r.value };
 }
 
+/** A node that did not answer is passed over (and not followed as a leader hint) this long. */
+const BAD_NODE_MS = 2000;
+
 export class JournalClient {
-  private readonly pool = new ConnectionPool();
+  private readonly pool: ConnectionPool;
   private readonly leaders = new Map<string, string>();
   private readonly rpcTimeoutMs: number;
   private readonly retryForMs: number;
@@ -73,6 +81,11 @@ export class JournalClient {
     if (opts.addrs.length === 0) throw new CodedError('JR_INVALID_ARGUMENT', 'JournalClient needs at least one journal address');
     this.rpcTimeoutMs = opts.rpcTimeoutMs ?? 15_000;
     this.retryForMs = opts.retryForMs ?? 10_000;
+    this.pool = new ConnectionPool(opts.connectTimeoutMs ?? Math.min(2000, this.rpcTimeoutMs));
+  }
+
+  private isBad(addr: string, now: number): boolean {
+    return (this.badUntil.get(addr) ?? 0) > now;
   }
 
   /** Round robin over the configured nodes, skipping for a while one that just failed to answer. */
@@ -81,7 +94,7 @@ export class JournalClient {
     const now = Date.now();
     for (let i = 0; i < n; i++) {
       const addr = this.opts.addrs[this.next++ % n]!;
-      if ((this.badUntil.get(addr) ?? 0) <= now) return this.pool.get(addr);
+      if (!this.isBad(addr, now)) return this.pool.get(addr);
     }
     return this.pool.get(this.opts.addrs[this.next++ % n]!);
   }
@@ -97,10 +110,13 @@ export class JournalClient {
         return await fn(conn);
       } catch (e: unknown) {
         if (!isCodedError(e)) throw e;
-        if (e.code === 'JR_UNREACHABLE' || e.code === 'JR_TIMEOUT') this.badUntil.set(conn.addr, Date.now() + 2000);
+        const now = Date.now();
+        if (e.code === 'JR_UNREACHABLE' || e.code === 'JR_TIMEOUT') this.badUntil.set(conn.addr, now + BAD_NODE_MS);
         if (shard !== null) {
+          // A node whose metadata is a moment behind names the leader it last knew; when that
+          // node just failed to answer us, asking the others again finds the current one sooner.
           const hint = e.code === 'JR_NOT_SHARD_LEADER' ? e.details.leader_addr : undefined;
-          if (typeof hint === 'string' && hint !== '' && hint !== conn.addr) this.leaders.set(shard, hint);
+          if (typeof hint === 'string' && hint !== '' && hint !== conn.addr && !this.isBad(hint, now)) this.leaders.set(shard, hint);
           else this.leaders.delete(shard);
         }
         const retry = (retryOn.has(e.code) || e.details.not_sent === true) && e.details.outcome !== 'unknown';

@@ -228,7 +228,11 @@ export class ShardReplica {
   // ---------------------------------------------------------------- leader: writes
 
   private notLeader(message: string, extra: Record<string, unknown> = {}): CodedError {
-    const leader = this.roleNow === 'leader' ? 0 : this.metaNow.leader;
+    // Fenced above the metadata's epoch: an election is replacing the leader the metadata names,
+    // which may be the very node that became unreachable. Naming no one makes the client ask
+    // again shortly instead of following a deposed leader.
+    const deposed = this.history.fencedEpoch > this.metaNow.leaderEpoch;
+    const leader = this.roleNow === 'leader' || deposed ? 0 : this.metaNow.leader;
     return new CodedError('JR_NOT_SHARD_LEADER', message, {
       details: { shard: this.name, leader_id: leader, leader_addr: leader > 0 && leader !== this.host.nodeId ? this.host.addrOf(leader) : '', ...extra },
     });
@@ -486,6 +490,11 @@ export class ShardReplica {
       if (this.closed) throw new CodedError('JR_CLOSED', `shard ${this.name} is closing`);
       const fenced = await this.history.fence(epoch);
       if (fenced > this.epochNow && this.roleNow !== 'idle') this.becomeIdle(`fenced at epoch ${fenced}`);
+      // Another replica's election is under way (this answer is its vote): give it an election
+      // timeout to finish before starting one here, as a Raft node resets its election timer when
+      // it grants a vote. Otherwise two electors overlap, and the later one, fencing at a higher
+      // epoch, deposes the leader the first one is about to install.
+      if (epoch >= fenced) this.lastContactMs = Date.now();
       return { nodeId: this.host.nodeId, lastEpoch: this.history.lastEpoch(), logEndOffset: this.log.nextOffset(), fencedEpoch: fenced };
     });
   }

@@ -250,6 +250,7 @@ export class JournalNode {
         selfId: this.nodeId,
         fence: (id, epoch) => this.fenceReplica(meta.name, id, epoch),
         update: (version, change) => this.opts.store.updateShard(meta.name, version, change),
+        current: () => this.opts.store.getShard(meta.name),
       },
       floor,
     );

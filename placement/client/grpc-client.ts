@@ -23,7 +23,7 @@ export interface GrpcPlacementClientOptions {
   readonly attemptTimeoutMs?: number;
 }
 
-const RETRY_ELSEWHERE: ReadonlySet<ErrorCode> = new Set(['PC_UNREACHABLE', 'PC_NO_LEADER', 'PC_PROPOSAL_DROPPED', 'PC_TIMEOUT']);
+const RETRY_ELSEWHERE: ReadonlySet<ErrorCode> = new Set(['PC_UNREACHABLE', 'PC_NO_LEADER', 'PC_PROPOSAL_DROPPED', 'PC_TIMEOUT', 'PC_NODE_REMOVED']);
 
 const definition = grpcServiceDefinition(PlacementService);
 

@@ -23,6 +23,13 @@ import {
   UnregisterNodeRequestSchema,
   HeartbeatRequestSchema,
   TransferLeaderRequestSchema,
+  AddMemberRequestSchema,
+  PromoteLearnerRequestSchema,
+  RemoveMemberRequestSchema,
+  type AddMemberResponse,
+  type PromoteLearnerResponse,
+  type RemoveMemberResponse,
+  type TransferLeaderResponse,
   ObjectKind,
   type ClusterNode,
   type DeleteObjectResponse,
@@ -68,7 +75,13 @@ export interface PlacementClient {
   kvList(prefix?: string): Promise<KvListResponse>;
   /** Status of the member this client is talking to. */
   status(): Promise<StatusResponse>;
-  transferLeader(to: number): Promise<void>;
+  /** Resolves once `to` leads (PC_TIMEOUT when the transfer did not finish). */
+  transferLeader(to: number): Promise<TransferLeaderResponse>;
+  /** Membership, one change at a time (placement/README.md): answered once the leader applied it. */
+  addMember(nodeId: number, address: string, options?: { readonly asLearner?: boolean }): Promise<AddMemberResponse>;
+  /** PC_LEARNER_NOT_CAUGHT_UP while the learner lags; retry. */
+  promoteLearner(nodeId: number): Promise<PromoteLearnerResponse>;
+  removeMember(nodeId: number): Promise<RemoveMemberResponse>;
 
   registerNode(init: RegisterNodeInit): Promise<RegisterNodeResponse>;
   /** Throws PC_NODE_NOT_REGISTERED when the node must register again. */
@@ -127,8 +140,20 @@ export abstract class PlacementClientBase implements PlacementClient {
     return this.call('status', create(StatusRequestSchema), false);
   }
 
-  async transferLeader(to: number): Promise<void> {
-    await this.call('transferLeader', create(TransferLeaderRequestSchema, { to }), false);
+  transferLeader(to: number): Promise<TransferLeaderResponse> {
+    return this.call('transferLeader', create(TransferLeaderRequestSchema, { to }), false);
+  }
+
+  addMember(nodeId: number, address: string, options: { readonly asLearner?: boolean } = {}): Promise<AddMemberResponse> {
+    return this.call('addMember', create(AddMemberRequestSchema, { nodeId, address, asLearner: options.asLearner ?? false }), true);
+  }
+
+  promoteLearner(nodeId: number): Promise<PromoteLearnerResponse> {
+    return this.call('promoteLearner', create(PromoteLearnerRequestSchema, { nodeId }), true);
+  }
+
+  removeMember(nodeId: number): Promise<RemoveMemberResponse> {
+    return this.call('removeMember', create(RemoveMemberRequestSchema, { nodeId }), true);
   }
 
   registerNode(init: RegisterNodeInit): Promise<RegisterNodeResponse> {

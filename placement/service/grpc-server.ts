@@ -83,7 +83,7 @@ export async function bindPlacementServer(host: string, port: number, clusterNam
     raftServiceHandlers({
       clusterName,
       deliver(sender: Sender, messages: Message[]) {
-        node?.deliver(sender, messages);
+        return node?.deliver(sender, messages) ?? 0;
       },
     }),
   );

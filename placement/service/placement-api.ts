@@ -15,6 +15,10 @@ import {
   StatusResponseSchema,
   TransferLeaderResponseSchema,
   HeartbeatResponseSchema,
+  AddMemberResponseSchema,
+  PromoteLearnerResponseSchema,
+  RemoveMemberResponseSchema,
+  MemberSchema,
   type MetadataObject,
 } from '../../proto/gen/placement_pb.js';
 import type { CommandResult } from '../../proto/gen/placement_log_pb.js';
@@ -47,6 +51,14 @@ function keyOf(obj: MetadataObject | undefined): { c: NonNullable<MetadataObject
   const k = objectKey(o);
   if ('error' in k) throw invalid(k.error);
   return { c: o.case!, key: k.key };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function members(node: PlacementNode) {
+  return node.status().members.map((m) =>
+    create(MemberSchema, { id: m.id, address: m.address, role: m.learner ? MemberRole.LEARNER : MemberRole.VOTER, matchIndex: m.matchIndex }),
+  );
 }
 
 export function placementApi(node: PlacementNode): PlacementApi {
@@ -90,11 +102,34 @@ export function placementApi(node: PlacementNode): PlacementApi {
         lastIndex: st.lastIndex,
         snapshotIndex: st.snapshotIndex,
         members: st.members.map((m) => ({ id: m.id, address: m.address, role: m.learner ? MemberRole.LEARNER : MemberRole.VOTER, matchIndex: m.matchIndex })),
+        removed: st.removed,
       });
     },
     async transferLeader(req) {
       node.transferLeader(req.to);
-      return create(TransferLeaderResponseSchema);
+      // Answer once `to` leads as far as this member knows, so a caller can act on it. A
+      // transfer the leader abandons (it takes longer than an election timeout) ends in
+      // PC_TIMEOUT; the caller may ask again.
+      const deadline = Date.now() + 2 * node.electionTimeoutMs + 500;
+      while (node.leaderId !== req.to) {
+        if (Date.now() > deadline) {
+          throw new CodedError('PC_TIMEOUT', `node ${req.to} did not become leader within ${2 * node.electionTimeoutMs + 500} ms (leader is ${node.leaderId})`);
+        }
+        await sleep(10);
+      }
+      return create(TransferLeaderResponseSchema, { leaderId: req.to, term: node.status().term });
+    },
+    async addMember(req) {
+      const index = await node.changeMembership({ kind: req.asLearner ? 'add-learner' : 'add-voter', nodeId: req.nodeId, address: req.address });
+      return create(AddMemberResponseSchema, { index, members: members(node) });
+    },
+    async promoteLearner(req) {
+      const index = await node.changeMembership({ kind: 'promote', nodeId: req.nodeId });
+      return create(PromoteLearnerResponseSchema, { index, members: members(node) });
+    },
+    async removeMember(req) {
+      const index = await node.changeMembership({ kind: 'remove', nodeId: req.nodeId });
+      return create(RemoveMemberResponseSchema, { index, members: members(node) });
     },
     async registerNode(req) {
       if (!Number.isSafeInteger(req.nodeId) || req.nodeId <= 0) throw invalid(`node_id must be a positive integer, got ${req.nodeId}`);

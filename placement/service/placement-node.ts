@@ -7,6 +7,12 @@
 // advance. Proposals resolve when their entry is applied, with the command's result; reads wait
 // for a ReadIndex round and for the state machine to reach it (linearizable on any member).
 // Writes are refused on followers with PC_NOT_LEADER carrying the leader's id and address.
+//
+// Membership (README "Membership changes"): one conf change at a time through changeMembership;
+// members' advertised addresses live in the replicated state (conf-change contexts and
+// SetMemberAddresses commands) so any member, however partial its raft.peers, reaches all others;
+// a node with an empty data directory decides between founding and joining (start-decision.ts);
+// a removed node stops.
 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -17,9 +23,22 @@ import { RaftNode } from '../raft/raft-node.js';
 import { LevelRaftStorage } from '../raft/leveldb-storage.js';
 import { SeededRng } from '../raft/rng.js';
 import { isRaftError } from '../raft/errors.js';
-import type { Entry, Message, NodeId, Ready, RaftRole } from '../raft/types.js';
-import { applyCommands, decodeCommands, encodeCommands, makeCommand, nodeKey, PlacementState } from '../state/index.js';
-import { NodeStatus } from '../../proto/gen/placement_pb.js';
+import { decodeConfChange } from '../raft/conf-change.js';
+import type { ConfChange, Entry, Message, NodeId, Ready, RaftRole } from '../raft/types.js';
+import {
+  applyCommands,
+  applyMemberChange,
+  decodeCommands,
+  decodeMemberContext,
+  encodeCommands,
+  encodeMemberContext,
+  makeCommand,
+  nodeKey,
+  PlacementState,
+} from '../state/index.js';
+import { GrpcPlacementClient } from '../client/grpc-client.js';
+import { decideStart, type ProbeAnswer } from './start-decision.js';
+import { MemberRole, NodeStatus } from '../../proto/gen/placement_pb.js';
 import type { Command, CommandResult } from '../../proto/gen/placement_log_pb.js';
 import type { Sender } from '../../proto/gen/raft_pb.js';
 import { PeerSender } from '../transport/peer-sender.js';
@@ -50,7 +69,43 @@ export interface PlacementNodeOptions {
   readonly clock?: () => number;
   /** Seed of the election-timeout randomness; default random. */
   readonly seed?: number;
+  /**
+   * A node with an empty data directory and other raft.peers founds the cluster only after every
+   * peer answered or this long passed with no sign of an existing cluster; default two election
+   * timeouts (start-decision.ts).
+   */
+  readonly foundingWaitMs?: number;
+  /** A learner is promoted only when its match index is at most this far behind; default 50. */
+  readonly promoteMaxLag?: number;
+  /** Called once when this node learns it was removed from the cluster (it has stopped). */
+  readonly onRemoved?: () => void;
 }
+
+/** A membership change through the API; `promote` is Raft's add-voter on a learner. */
+export interface MembershipRequest {
+  readonly kind: 'add-learner' | 'add-voter' | 'promote' | 'remove';
+  readonly nodeId: NodeId;
+  /** The new member's advertised address (adds only). */
+  readonly address?: string;
+}
+
+interface ConfWaiter {
+  readonly cc: ConfChange;
+  index: number;
+  term: number;
+  resolve(index: number): void;
+  reject(e: CodedError): void;
+}
+
+/** While a node with an empty data directory decides whether to found or join. */
+interface FoundingPhase {
+  readonly startedAt: number;
+  readonly clients: Map<NodeId, GrpcPlacementClient>;
+  timer: NodeJS.Timeout | undefined;
+  warned: boolean;
+}
+
+const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:@\[\]]+):\d{1,5}$/;
 
 interface ProposalWaiter {
   resolve(r: CommandResult): void;
@@ -84,6 +139,7 @@ export interface NodeStatusView {
   readonly lastIndex: number;
   readonly snapshotIndex: number;
   readonly members: readonly { id: NodeId; address: string; learner: boolean; matchIndex: number }[];
+  readonly removed: boolean;
 }
 
 /** A cheap upper estimate of a command's encoded size (values dominate). */
@@ -100,7 +156,8 @@ export class PlacementNode {
   private readonly opts: PlacementNodeOptions;
   private readonly log: Logger;
   private readonly storage: LevelRaftStorage;
-  private readonly raft: RaftNode;
+  /** Replaced once, when a node in its founding phase founds the cluster. */
+  private raft: RaftNode;
   private state: PlacementState;
   readonly watches: WatchHub;
   private readonly clock: () => number;
@@ -130,6 +187,16 @@ export class PlacementNode {
   private lastSnapshotIndex: number;
   private bytesSinceSnapshot = 0;
   private readonly stopWaiters: (() => void)[] = [];
+  private founding: FoundingPhase | undefined;
+  private confWaiter: ConfWaiter | undefined;
+  /** Conf changes applied in the current Ready, answered once advance() made them effective. */
+  private readonly confApplied: { waiter: ConfWaiter; index: number }[] = [];
+  private membershipDirty = true;
+  /** Index of a committed removal of this node seen while applying; acted on after advance(). */
+  private selfRemovalAt = 0;
+  private removedAt = 0;
+  private addressProposalPending = false;
+  private ticks = 0;
 
   private constructor(opts: PlacementNodeOptions, storage: LevelRaftStorage, raft: RaftNode, state: PlacementState) {
     this.opts = opts;
@@ -163,27 +230,133 @@ export class PlacementNode {
       throw err;
     }
     state.appliedIndex = snap.metadata.index;
-    const raft = new RaftNode({
+    const fresh = storage.lastIndex() === 0 && snap.metadata.index === 0 && storage.initialState().hardState.term === 0;
+    // A fresh node among other peers must not bootstrap before it knows no cluster exists: it
+    // starts with no membership (inert until a leader contacts it) and decides in the background.
+    const decide = fresh && opts.peers.size > 1;
+    const raft = PlacementNode.makeRaft(opts, storage, decide ? [] : [...opts.peers.keys()], snap.metadata.index);
+    const node = new PlacementNode(opts, storage, raft, state);
+    for (const [id, addr] of opts.peers) if (id !== opts.nodeId) node.addPeer(id, addr);
+    node.syncPeers();
+    const cs = raft.confState();
+    if (cs.voters.length + cs.learners.length > 0 && !cs.voters.includes(opts.nodeId) && !cs.learners.includes(opts.nodeId) && state.memberRemovedAt(opts.nodeId) > 0) {
+      // Restarted after its removal was applied: stay stopped.
+      node.becomeRemoved(state.memberRemovedAt(opts.nodeId));
+      return node;
+    }
+    if (opts.peers.size === 1) raft.campaign();
+    node.tickTimer = setInterval(() => node.onTick(), opts.tickMs ?? 100);
+    node.progressTimer = setInterval(() => node.watches.sendProgress(), 1000);
+    if (decide) node.startFounding();
+    node.kick();
+    return node;
+  }
+
+  private static makeRaft(opts: PlacementNodeOptions, storage: LevelRaftStorage, voters: readonly NodeId[], applied: number): RaftNode {
+    return new RaftNode({
       id: opts.nodeId,
-      voters: [...opts.peers.keys()].sort((a, b) => a - b),
+      voters: [...voters].sort((a, b) => a - b),
       electionTick: opts.electionTick ?? 10,
       heartbeatTick: 1,
       checkQuorum: true,
       preVote: true,
       storage,
       rng: new SeededRng(opts.seed ?? randomBytes(4).readUInt32BE(0)),
-      applied: snap.metadata.index,
+      applied,
       maxSizePerMsg: 1024 * 1024,
       maxInflightMsgs: 256,
       disableProposalForwarding: true,
     });
-    const node = new PlacementNode(opts, storage, raft, state);
-    for (const [id, addr] of opts.peers) if (id !== opts.nodeId) node.addPeer(id, addr);
-    if (opts.peers.size === 1) raft.campaign();
-    node.tickTimer = setInterval(() => node.onTick(), opts.tickMs ?? 100);
-    node.progressTimer = setInterval(() => node.watches.sendProgress(), 1000);
-    node.kick();
-    return node;
+  }
+
+  // ---------------------------------------------------------------- founding or joining
+
+  private startFounding(): void {
+    const clients = new Map<NodeId, GrpcPlacementClient>();
+    const probeMs = Math.max(200, (this.opts.tickMs ?? 100) * 5);
+    for (const [id, addr] of this.opts.peers) {
+      if (id !== this.id) clients.set(id, new GrpcPlacementClient({ addresses: [addr], timeoutMs: probeMs, attemptTimeoutMs: probeMs }));
+    }
+    this.founding = { startedAt: Date.now(), clients, timer: undefined, warned: false };
+    this.log.info('empty data directory: probing raft.peers before founding a cluster', { peers: [...this.opts.peers.keys()].join(',') });
+    void this.probeRound();
+  }
+
+  private async probeRound(): Promise<void> {
+    const f = this.founding;
+    if (!f || this.closed) return;
+    const probes = new Map<NodeId, ProbeAnswer | undefined>();
+    await Promise.all(
+      [...f.clients].map(async ([id, c]) => {
+        try {
+          const s = await c.status();
+          probes.set(id, {
+            leaderId: s.leaderId,
+            voters: s.members.filter((m) => m.role !== MemberRole.LEARNER).map((m) => m.id),
+            learners: s.members.filter((m) => m.role === MemberRole.LEARNER).map((m) => m.id),
+          });
+        } catch {
+          probes.set(id, undefined);
+        }
+      }),
+    );
+    if (this.founding !== f || this.closed) return;
+    const waitMs = this.opts.foundingWaitMs ?? 2 * (this.opts.electionTick ?? 10) * (this.opts.tickMs ?? 100);
+    const d = decideStart(this.id, [...this.opts.peers.keys()], probes, Date.now() - f.startedAt, waitMs);
+    if (d.kind === 'found') {
+      this.endFounding();
+      this.raft = PlacementNode.makeRaft(this.opts, this.storage, [...this.opts.peers.keys()], 0);
+      this.membershipDirty = true;
+      this.log.info('founded the cluster from raft.peers', { voters: [...this.opts.peers.keys()].join(',') });
+      this.kick();
+      return;
+    }
+    if (d.kind === 'not-a-member' && !f.warned) {
+      f.warned = true;
+      this.log.warn('a placement cluster is running without this node; add it first (robust-ctl placement member add), it joins when the leader contacts it', {
+        leaderId: d.leaderId,
+        peer: d.peer,
+      });
+    }
+    f.timer = setTimeout(() => void this.probeRound(), Math.max(50, (this.opts.tickMs ?? 100) * 2));
+  }
+
+  /** Leaves the founding phase: founded, or contacted by a leader (joined). */
+  private endFounding(): void {
+    const f = this.founding;
+    if (!f) return;
+    this.founding = undefined;
+    clearTimeout(f.timer);
+    for (const c of f.clients.values()) void c.close();
+  }
+
+  /**
+   * Where this node sends Raft traffic for `id`: its raft.peers entry when it has one (which may
+   * name a proxy), else the address the replicated state records, else what the peer advertised.
+   */
+  private raftAddressOf(id: NodeId): string {
+    return this.opts.peers.get(id) ?? (this.state.memberAddress(id) || this.clientAddresses.get(id) || '');
+  }
+
+  /** One sender per member (the replicated addresses may have changed); none for removed nodes. */
+  private syncPeers(): void {
+    this.membershipDirty = false;
+    const cs = this.raft.confState();
+    const members = new Set([...cs.voters, ...cs.learners]);
+    for (const id of members) {
+      if (id === this.id) continue;
+      const address = this.raftAddressOf(id);
+      if (address === '') continue;
+      const p = this.peers.get(id);
+      if (!p) this.addPeer(id, address);
+      else if (p.peerAddress !== address) p.setAddress(address);
+    }
+    for (const [id, p] of this.peers) {
+      if (!members.has(id) && this.state.memberRemovedAt(id) > 0) {
+        p.close();
+        this.peers.delete(id);
+      }
+    }
   }
 
   private addPeer(id: NodeId, address: string): void {
@@ -204,6 +377,7 @@ export class PlacementNode {
           this.raft.reportSnapshot(peer, ok ? 'finish' : 'failure');
           this.kick();
         },
+        onRemoved: (peer, removedAt) => this.onToldRemoved(peer, removedAt),
       }),
     );
   }
@@ -211,15 +385,21 @@ export class PlacementNode {
   // ---------------------------------------------------------------- the Ready loop
 
   private onTick(): void {
-    if (this.closed) return;
+    if (this.closed || this.removedAt > 0) return;
+    // A node still deciding between founding and joining has no membership: nothing to tick.
+    if (this.founding) return;
     this.raft.tick();
-    if (this.role === 'leader') this.checkExpiry();
+    this.ticks++;
+    if (this.role === 'leader') {
+      this.checkExpiry();
+      if (this.ticks % 10 === 0) this.recordMemberAddresses();
+    }
     this.retryStaleReadRound();
     this.kick();
   }
 
   private kick(): void {
-    if (this.looping || this.closed || this.fatal) return;
+    if (this.looping || this.closed || this.fatal || this.removedAt > 0) return;
     this.looping = true;
     void this.loop();
   }
@@ -227,18 +407,24 @@ export class PlacementNode {
   private async loop(): Promise<void> {
     try {
       for (;;) {
-        if (this.closed) return;
+        if (this.closed || this.removedAt > 0) return;
         this.flushOutbox();
+        this.proposeConfChange();
         if (!this.raft.hasReady()) break;
         const rd = this.raft.ready();
         await this.storage.persist(rd);
         if (this.closed) return;
         this.handleReady(rd);
         this.raft.advance(rd);
+        this.afterAdvance();
+        if (this.removedAt > 0) return;
         // A single-member group need not wait an election timeout to lead. The core refuses to
         // campaign until committed membership entries are applied, so this retries after each
         // Ready until it takes.
-        if (this.opts.peers.size === 1 && this.raft.currentRole !== 'leader' && this.raft.leaderId === 0) this.raft.campaign();
+        if (this.raft.currentRole !== 'leader' && this.raft.leaderId === 0 && !this.founding) {
+          const cs = this.raft.confState();
+          if (cs.voters.length === 1 && cs.voters[0] === this.id) this.raft.campaign();
+        }
         this.serveReads();
         await this.maybeSnapshot();
       }
@@ -252,7 +438,7 @@ export class PlacementNode {
       this.looping = false;
       for (const w of this.stopWaiters.splice(0)) w();
     }
-    if (!this.closed && !this.fatal && (this.outbox.length > 0 || this.raft.hasReady())) this.kick();
+    if (!this.closed && !this.fatal && this.removedAt === 0 && (this.outbox.length > 0 || this.raft.hasReady())) this.kick();
   }
 
   /**
@@ -298,6 +484,7 @@ export class PlacementNode {
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
       this.bytesSinceSnapshot = 0;
       this.watches.reset(rd.snapshot.metadata.index);
+      this.membershipDirty = true;
       this.log.info('installed snapshot', { index: rd.snapshot.metadata.index });
     }
     for (const e of rd.committedEntries) this.applyEntry(e);
@@ -335,12 +522,30 @@ export class PlacementNode {
 
   private applyEntry(e: Entry): void {
     this.bytesSinceSnapshot += e.data.byteLength;
-    if (e.type !== 'normal' || e.data.byteLength === 0) {
+    const w = this.confWaiter;
+    if (w && w.index === e.index) {
+      this.confWaiter = undefined;
+      // Another leader's entry took the index: the change was not made.
+      if (e.term === w.term && e.type === 'conf-change') this.confApplied.push({ waiter: w, index: e.index });
+      else w.reject(new CodedError('PC_PROPOSAL_DROPPED', `membership change at index ${w.index} was overwritten by a new leader; check status and retry`));
+    }
+    if (e.type === 'conf-change') {
+      const cc = decodeConfChange(e.data);
+      if (e.index > this.state.appliedIndex) {
+        applyMemberChange(this.state, e.index, { type: cc.type === 'remove-node' ? 'remove' : 'add', nodeId: cc.nodeId, address: decodeMemberContext(cc.context) });
+      }
+      if (cc.nodeId === this.id) this.selfRemovalAt = cc.type === 'remove-node' ? e.index : 0;
+      this.membershipDirty = true;
+      this.watches.publish(e.index, []);
+      return;
+    }
+    if (e.data.byteLength === 0) {
       if (e.index > this.state.appliedIndex) this.state.appliedIndex = e.index;
       this.watches.publish(e.index, []);
       return;
     }
     const cmds = decodeCommands(e.data);
+    if (cmds.some((c) => c.op.case === 'setMemberAddresses')) this.membershipDirty = true;
     const outs = applyCommands(this.state, e.index, cmds);
     this.watches.publish(e.index, outs.flatMap((o) => o.events));
     cmds.forEach((cmd, i) => {
@@ -356,8 +561,29 @@ export class PlacementNode {
   }
 
   private sendMessage(m: Message): void {
-    const peer = this.peers.get(m.to);
-    if (peer) peer.send(m);
+    let peer = this.peers.get(m.to);
+    if (!peer) {
+      // A peer this node has no sender for yet (a leader that contacted a joining node).
+      const address = this.raftAddressOf(m.to);
+      if (address === '') return;
+      this.addPeer(m.to, address);
+      peer = this.peers.get(m.to)!;
+    }
+    peer.send(m);
+  }
+
+  /** After advance(): conf changes are in effect now. */
+  private afterAdvance(): void {
+    for (const { waiter, index } of this.confApplied.splice(0)) waiter.resolve(index);
+    if (this.selfRemovalAt > 0) {
+      const cs = this.raft.confState();
+      if (!cs.voters.includes(this.id) && !cs.learners.includes(this.id)) {
+        this.becomeRemoved(this.selfRemovalAt);
+        return;
+      }
+      this.selfRemovalAt = 0;
+    }
+    if (this.membershipDirty) this.syncPeers();
   }
 
   private async maybeSnapshot(): Promise<void> {
@@ -375,11 +601,26 @@ export class PlacementNode {
     this.log.debug('snapshot taken', { index: applied, compactedTo: upTo });
   }
 
-  /** Messages from the transport. */
-  deliver(sender: Sender, messages: Message[]): void {
-    if (this.closed || this.fatal) return;
+  /**
+   * Messages from the transport. Returns the index at which the sender was removed from the
+   * cluster when this node applied that removal (then nothing is stepped), else 0.
+   */
+  deliver(sender: Sender, messages: Message[]): number {
+    if (this.closed || this.fatal || this.removedAt > 0) return 0;
+    const removedAt = this.state.memberRemovedAt(sender.nodeId);
+    if (removedAt > 0) {
+      const cs = this.raft.confState();
+      if (!cs.voters.includes(sender.nodeId) && !cs.learners.includes(sender.nodeId)) return removedAt;
+    }
     if (sender.address !== '' && this.clientAddresses.get(sender.nodeId) !== sender.address) {
       this.clientAddresses.set(sender.nodeId, sender.address);
+    }
+    if (this.founding) {
+      // Only a leader's contact decides the founding phase (this node is a member of a running
+      // cluster); anything else (a founder's campaign) waits until this node has decided.
+      if (!messages.some((m) => m.to === this.id && (m.type === 'MsgApp' || m.type === 'MsgHeartbeat' || m.type === 'MsgSnap'))) return 0;
+      this.log.info('contacted by a leader: joining the running cluster', { leader: sender.nodeId });
+      this.endFounding();
     }
     for (const m of messages) {
       if (m.to !== this.id) continue;
@@ -390,6 +631,43 @@ export class PlacementNode {
       }
     }
     this.kick();
+    return 0;
+  }
+
+  /** A peer said this node was removed at `removedAt`; believe it only if that is news. */
+  private onToldRemoved(peer: NodeId, removedAt: number): void {
+    if (this.closed || this.removedAt > 0 || this.founding) return;
+    const cs = this.raft.confState();
+    // A node that is not a member by its own log (joining, or re-added after a removal) or has
+    // applied past that index already knows better.
+    if (!cs.voters.includes(this.id) && !cs.learners.includes(this.id)) return;
+    if (this.state.appliedIndex >= removedAt) return;
+    this.log.info('a peer reports this node was removed from the cluster', { peer, removedAt });
+    this.becomeRemoved(removedAt);
+  }
+
+  /** Stops taking part: no ticks, no traffic; requests answer PC_NODE_REMOVED. */
+  private becomeRemoved(removedAt: number): void {
+    if (this.removedAt > 0) return;
+    this.removedAt = removedAt;
+    this.log.warn('this node was removed from the placement cluster; it stops taking part', { removedAt });
+    clearInterval(this.tickTimer);
+    clearInterval(this.progressTimer);
+    this.endFounding();
+    for (const p of this.peers.values()) p.close();
+    this.peers.clear();
+    this.failEverything(this.removedError());
+    this.opts.onRemoved?.();
+  }
+
+  private removedError(): CodedError {
+    return new CodedError('PC_NODE_REMOVED', `placement node ${this.id} was removed from the cluster at index ${this.removedAt}`, {
+      details: { nodeId: this.id },
+    });
+  }
+
+  get removed(): boolean {
+    return this.removedAt > 0;
   }
 
   // ---------------------------------------------------------------- writes
@@ -407,15 +685,16 @@ export class PlacementNode {
 
   addressOf(id: NodeId): string {
     if (id === this.id) return this.advertiseAddress;
-    return this.clientAddresses.get(id) ?? this.opts.peers.get(id) ?? '';
+    return this.clientAddresses.get(id) ?? (this.state.memberAddress(id) || this.opts.peers.get(id) || '');
   }
 
   get isLeader(): boolean {
-    return this.role === 'leader' && !this.closed && !this.fatal;
+    return this.role === 'leader' && !this.closed && !this.fatal && this.removedAt === 0;
   }
 
   private checkUsable(): void {
     if (this.fatal) throw new CodedError('INTERNAL', `placement node failed: ${this.fatal.message}`);
+    if (this.removedAt > 0) throw this.removedError();
     if (this.closed) throw new CodedError('PC_UNREACHABLE', `placement node ${this.id} is stopping`);
   }
 
@@ -466,6 +745,150 @@ export class PlacementNode {
     this.proposals.clear();
     const err = new CodedError('PC_PROPOSAL_DROPPED', `node ${this.id} lost leadership before the write was applied; retry with the same request id`);
     for (const w of all) w.reject(err);
+    const cw = this.confWaiter;
+    if (cw) {
+      this.confWaiter = undefined;
+      cw.reject(new CodedError('PC_PROPOSAL_DROPPED', `node ${this.id} lost leadership before the membership change was applied; its outcome is unknown, check status`));
+    }
+  }
+
+  // ---------------------------------------------------------------- membership (leader only)
+
+  /**
+   * Proposes one membership change and resolves with its log index once the leader applied it
+   * (0 when the member is already there as asked: nothing to do). Refusals: PC_NOT_LEADER,
+   * PC_MEMBERSHIP_CHANGE_PENDING (another change not applied yet), PC_MEMBER_NOT_FOUND,
+   * PC_MEMBERSHIP_CHANGE_INVALID, PC_LEARNER_NOT_CAUGHT_UP, PC_INVALID_ARGUMENT.
+   */
+  changeMembership(req: MembershipRequest, timeoutMs = this.opts.requestTimeoutMs ?? 5000): Promise<number> {
+    this.checkUsable();
+    if (this.role !== 'leader' || this.founding) throw this.notLeader();
+    const id = req.nodeId;
+    if (!Number.isSafeInteger(id) || id <= 0) throw new CodedError('PC_INVALID_ARGUMENT', `node_id must be a positive integer, got ${id}`);
+    if (this.confWaiter) {
+      const w = this.confWaiter;
+      throw new CodedError('PC_MEMBERSHIP_CHANGE_PENDING', `a membership change (${w.cc.type} of node ${w.cc.nodeId}) is not applied yet; one change at a time`, {
+        details: { nodeId: w.cc.nodeId },
+      });
+    }
+    const st = this.raft.status();
+    const isVoter = st.confState.voters.includes(id);
+    const isLearner = st.confState.learners.includes(id);
+    const recorded = this.state.memberAddress(id);
+    const notMember = () => new CodedError('PC_MEMBER_NOT_FOUND', `node ${id} is not a member`, { details: { nodeId: id } });
+    const invalid = (why: string) => new CodedError('PC_MEMBERSHIP_CHANGE_INVALID', why, { details: { nodeId: id } });
+    let cc: ConfChange;
+    switch (req.kind) {
+      case 'add-learner':
+      case 'add-voter': {
+        const address = req.address ?? '';
+        if (!ADDRESS.test(address)) throw new CodedError('PC_INVALID_ARGUMENT', `address must be host:port, got ${JSON.stringify(address)}`);
+        const asLearner = req.kind === 'add-learner';
+        if (isVoter || isLearner) {
+          const sameAddress = recorded === '' || recorded === address || (id === this.id && address === this.advertiseAddress);
+          if (sameAddress && isLearner === asLearner) return Promise.resolve(0);
+          if (!sameAddress) throw invalid(`node ${id} is already a member at ${recorded}; remove it first to move it`);
+          throw invalid(isLearner ? `node ${id} is a learner; promote it instead` : `node ${id} is already a voter; demotion is not supported`);
+        }
+        cc = { type: asLearner ? 'add-learner' : 'add-voter', nodeId: id, context: encodeMemberContext(address) };
+        break;
+      }
+      case 'promote': {
+        if (isVoter) return Promise.resolve(0);
+        if (!isLearner) throw notMember();
+        const match = st.progress?.get(id)?.match ?? 0;
+        const maxLag = this.opts.promoteMaxLag ?? 50;
+        if (st.lastIndex - match > maxLag) {
+          throw new CodedError(
+            'PC_LEARNER_NOT_CAUGHT_UP',
+            `learner ${id} has match index ${match}, the leader's last index is ${st.lastIndex}: more than ${maxLag} behind; retry once it has caught up`,
+            { details: { nodeId: id, matchIndex: match, lastIndex: st.lastIndex, maxLag } },
+          );
+        }
+        cc = { type: 'add-voter', nodeId: id };
+        break;
+      }
+      case 'remove': {
+        // Already removed (a retry of a change whose answer was lost): nothing to do.
+        if (!isVoter && !isLearner && this.state.memberRemovedAt(id) > 0) return Promise.resolve(0);
+        if (!isVoter && !isLearner) throw notMember();
+        if (isVoter && st.confState.voters.length === 1) throw invalid(`node ${id} is the last voter; a cluster cannot remove it`);
+        cc = { type: 'remove-node', nodeId: id };
+        break;
+      }
+    }
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.confWaiter === w) this.confWaiter = undefined;
+        reject(new CodedError('PC_TIMEOUT', `membership change not applied within ${timeoutMs} ms; outcome unknown, check status`));
+      }, timeoutMs);
+      const w: ConfWaiter = {
+        cc,
+        index: 0,
+        term: 0,
+        resolve: (index) => {
+          clearTimeout(timer);
+          resolve(index);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.confWaiter = w;
+      this.kick();
+    });
+  }
+
+  /** Appends the waiting conf change (inside the loop, like every proposal). */
+  private proposeConfChange(): void {
+    const w = this.confWaiter;
+    if (!w || w.index !== 0) return;
+    if (this.role !== 'leader') {
+      this.confWaiter = undefined;
+      w.reject(this.notLeader());
+      return;
+    }
+    try {
+      this.raft.proposeConfChange(w.cc);
+    } catch (e: unknown) {
+      this.confWaiter = undefined;
+      if (isRaftError(e, 'RAFT_CONF_CHANGE_REJECTED')) {
+        // What the checks above cannot see: a new leader's log tail may hold a change it has not
+        // applied yet.
+        w.reject(new CodedError('PC_MEMBERSHIP_CHANGE_PENDING', e.message, { details: { nodeId: w.cc.nodeId } }));
+      } else if (isRaftError(e, 'RAFT_PROPOSAL_DROPPED')) w.reject(new CodedError('PC_PROPOSAL_DROPPED', e.message));
+      else w.reject(new CodedError('INTERNAL', String(e)));
+      return;
+    }
+    const st = this.raft.status();
+    w.index = st.lastIndex;
+    w.term = st.term;
+    this.log.info('proposed a membership change', { type: w.cc.type, nodeId: w.cc.nodeId, index: w.index });
+  }
+
+  /**
+   * Leader: records members' advertised addresses that the replicated state lacks (founding
+   * members' conf changes carry none) or holds stale, as each member announces itself.
+   */
+  private recordMemberAddresses(): void {
+    if (this.addressProposalPending) return;
+    const cs = this.raft.confState();
+    const updates: { $typeName: 'robustmq.placement.v1.MemberAddress'; nodeId: number; address: string }[] = [];
+    for (const id of [...cs.voters, ...cs.learners]) {
+      const advertised = id === this.id ? this.advertiseAddress : this.clientAddresses.get(id);
+      if (advertised !== undefined && advertised !== '' && this.state.memberAddress(id) !== advertised) {
+        updates.push({ $typeName: 'robustmq.placement.v1.MemberAddress', nodeId: id, address: advertised });
+      }
+    }
+    if (updates.length === 0) return;
+    this.addressProposalPending = true;
+    const cmd = makeCommand({ op: { case: 'setMemberAddresses', value: { members: updates } } });
+    this.propose(cmd)
+      .catch(() => undefined)
+      .finally(() => {
+        this.addressProposalPending = false;
+      });
   }
 
   // ---------------------------------------------------------------- reads
@@ -601,8 +1024,13 @@ export class PlacementNode {
     return this.watches.subscribe(fromIndex, prefixes, sink);
   }
 
+  /** Asks the leader (through this node) to hand over to voter `to`; see also leaderId. */
   transferLeader(to: NodeId): void {
     this.checkUsable();
+    if (!Number.isSafeInteger(to) || to <= 0) throw new CodedError('PC_INVALID_ARGUMENT', `node id must be a positive integer, got ${to}`);
+    const cs = this.raft.confState();
+    if (cs.learners.includes(to)) throw new CodedError('PC_MEMBERSHIP_CHANGE_INVALID', `node ${to} is a learner; promote it before it can lead`);
+    if (!cs.voters.includes(to)) throw new CodedError('PC_MEMBER_NOT_FOUND', `node ${to} is not a voting member (voters: ${cs.voters.join(', ')})`, { details: { nodeId: to } });
     try {
       this.raft.transferLeadership(to);
     } catch (err: unknown) {
@@ -630,7 +1058,18 @@ export class PlacementNode {
       lastIndex: s.lastIndex,
       snapshotIndex: this.storage.snapshot().metadata.index,
       members: [...s.confState.voters.map((id) => member(id, false)), ...s.confState.learners.map((id) => member(id, true))],
+      removed: this.removedAt > 0,
     };
+  }
+
+  /** The id of the leader this node knows, 0 for none. */
+  get leaderId(): NodeId {
+    return this.founding ? 0 : this.raft.leaderId;
+  }
+
+  /** Ticks in an election timeout times the tick length: the unit of the waits around leadership. */
+  get electionTimeoutMs(): number {
+    return (this.opts.electionTick ?? 10) * (this.opts.tickMs ?? 100);
   }
 
   private failEverything(err: CodedError): void {
@@ -650,6 +1089,7 @@ export class PlacementNode {
     this.closed = true;
     clearInterval(this.tickTimer);
     clearInterval(this.progressTimer);
+    this.endFounding();
     for (const p of this.peers.values()) p.close();
     if (this.looping) await new Promise<void>((r) => this.stopWaiters.push(r));
     this.failEverything(new CodedError('PC_UNREACHABLE', `placement node ${this.id} stopped`));

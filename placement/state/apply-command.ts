@@ -21,7 +21,7 @@ import {
   type WatchEvent,
   type WatchValue,
 } from '../../proto/gen/placement_pb.js';
-import { CommandResultSchema, DedupEntrySchema, type Command, type CommandResult } from '../../proto/gen/placement_log_pb.js';
+import { CommandResultSchema, DedupEntrySchema, MemberRecordSchema, type Command, type CommandResult } from '../../proto/gen/placement_log_pb.js';
 import { kindNames, objectKey } from './object-keys.js';
 import { nodeKey, type PlacementState } from './placement-state.js';
 
@@ -209,6 +209,18 @@ function transition(state: PlacementState, index: number, cmd: Command): { resul
         events.push(...routeEvents(state, index, [old.filter]));
       }
       return ok({ case: 'deleteObject', value: { $typeName: 'robustmq.placement.v1.DeleteObjectResponse', existed: prev !== undefined, index } }, events);
+    }
+    case 'setMemberAddresses': {
+      for (const m of op.value.members) {
+        if (!Number.isSafeInteger(m.nodeId) || m.nodeId <= 0 || m.address === '') {
+          return { result: refuse('PC_INVALID_ARGUMENT', `member address ${m.nodeId}@${m.address} is not a positive id and a host:port`), events: [] };
+        }
+      }
+      for (const m of op.value.members) {
+        const prev = state.members.get(m.nodeId);
+        state.members.set(m.nodeId, create(MemberRecordSchema, { nodeId: m.nodeId, address: m.address, removedAt: prev?.removedAt ?? 0 }));
+      }
+      return ok({ case: 'memberAddressesSet', value: true });
     }
     case undefined:
       return { result: refuse('PC_INVALID_ARGUMENT', 'command has no operation'), events: [] };

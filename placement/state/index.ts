@@ -1,5 +1,6 @@
 // Public surface of the placement state machine.
 export { PlacementState, SnapshotDecodeError, nodeKey } from './placement-state.js';
+export { applyMemberChange, encodeMemberContext, decodeMemberContext, type MemberChange } from './apply-member-change.js';
 export { applyCommand, applyCommands, DEDUP_WINDOW, DEFAULT_HEARTBEAT_TIMEOUT_MS, type ApplyOutcome } from './apply-command.js';
 export { encodeCommand, encodeCommands, decodeCommand, decodeCommands, makeCommand, CommandDecodeError } from './command-codec.js';
 export {

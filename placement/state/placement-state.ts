@@ -16,7 +16,7 @@ import {
   type RouteEntry,
   type StoredObject,
 } from '../../proto/gen/placement_pb.js';
-import { DedupEntrySchema, StateSnapshotSchema, type DedupEntry } from '../../proto/gen/placement_log_pb.js';
+import { DedupEntrySchema, MemberRecordSchema, StateSnapshotSchema, type DedupEntry, type MemberRecord } from '../../proto/gen/placement_log_pb.js';
 import { kindNames, type ObjectCase } from './object-keys.js';
 
 const SNAPSHOT_VERSION = 1;
@@ -47,6 +47,12 @@ export class PlacementState {
   readonly routes = new Map<string, Map<number, number>>();
   /** `${clientId}#${seq}` -> entry, in apply order (a Map iterates in insertion order). */
   readonly dedup = new Map<string, DedupEntry>();
+  /**
+   * Placement members' advertised addresses and removals, by node id. Raft's own conf state says
+   * who is a member; this says where each one is, so a node restarted with a partial raft.peers
+   * (or one that joined later) can still reach every member.
+   */
+  readonly members = new Map<number, MemberRecord>();
 
   objectsOf(c: ObjectCase): Map<string, StoredObject> {
     let m = this.objects.get(c);
@@ -89,6 +95,16 @@ export class PlacementState {
     const m = this.objects.get(c);
     if (!m) return [];
     return [...m].filter(([k]) => k.startsWith(keyPrefix)).sort(byKey).map(([, o]) => clone(StoredObjectSchema, o));
+  }
+
+  /** The advertised address the replicated state holds for a member, '' when none. */
+  memberAddress(nodeId: number): string {
+    return this.members.get(nodeId)?.address ?? '';
+  }
+
+  /** Log index at which the node was removed from the cluster, 0 when it was not (or re-added). */
+  memberRemovedAt(nodeId: number): number {
+    return this.members.get(nodeId)?.removedAt ?? 0;
   }
 
   route(filter: string): RouteEntry | undefined {
@@ -141,6 +157,7 @@ export class PlacementState {
         objects,
         // Apply order, not key order: pruning drops the oldest first.
         dedup: [...this.dedup.values()],
+        members: [...this.members].sort(([a], [b]) => a - b).map(([, m]) => m),
       }),
     );
   }
@@ -168,6 +185,7 @@ export class PlacementState {
       }
     }
     for (const d of snap.dedup) s.dedup.set(`${d.clientId}#${d.seq}`, clone(DedupEntrySchema, d));
+    for (const m of snap.members) s.members.set(m.nodeId, clone(MemberRecordSchema, m));
     return s;
   }
 }

@@ -32,6 +32,8 @@ export interface PeerSenderOptions {
   /** A batch could not be delivered. */
   readonly onUnreachable: (peer: NodeId) => void;
   readonly onSnapshotStatus: (peer: NodeId, delivered: boolean) => void;
+  /** The peer answered that this node was removed from the cluster at log index `removedAt`. */
+  readonly onRemoved?: (peer: NodeId, removedAt: number) => void;
   /** Deadline of one Send; default 2 s. */
   readonly sendTimeoutMs?: number;
   /** Queue bound; the oldest messages are dropped beyond it. Default 4096. */
@@ -118,9 +120,10 @@ export class PeerSender {
       req,
       new grpc.Metadata(),
       { deadline },
-      (err) => {
+      (err, res) => {
         this.inFlight = false;
         if (this.closed) return;
+        if (!err && res !== undefined && res.removedAt > 0) this.opts.onRemoved?.(this.opts.peerId, res.removedAt);
         if (err) {
           this.failures++;
           // What was queued behind a failed batch is stale by the time the peer is back.

@@ -1,6 +1,8 @@
 // The receiving side of the Raft transport: grpc-js handlers for raft.proto's RaftTransport.
 // Batches from another cluster are refused (FAILED_PRECONDITION); messages that do not decode are
-// refused as a whole (INVALID_ARGUMENT) so a half-decoded batch never reaches the core.
+// refused as a whole (INVALID_ARGUMENT) so a half-decoded batch never reaches the core. A batch
+// from a node this member knows was removed is answered with `removed_at`, so the removed node
+// learns it even though the leader no longer sends it the commit of its own removal.
 
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
@@ -19,8 +21,11 @@ import { messageFromPb } from './raft-codec.js';
 
 export interface RaftReceiver {
   readonly clusterName: string;
-  /** Steps the messages into the local node; throws only for a bug. */
-  deliver(sender: Sender, messages: Message[]): void;
+  /**
+   * Steps the messages into the local node; throws only for a bug. Returns the log index at
+   * which the sender was removed from the cluster (its messages were not stepped), else 0.
+   */
+  deliver(sender: Sender, messages: Message[]): number;
 }
 
 function refuse(code: grpc.status, details: string): grpc.ServiceError {
@@ -46,8 +51,8 @@ export function raftServiceHandlers(receiver: RaftReceiver): grpc.UntypedService
       } catch (err: unknown) {
         return callback(refuse(grpc.status.INVALID_ARGUMENT, isRaftError(err) ? err.message : String(err)));
       }
-      receiver.deliver(call.request.sender!, msgs);
-      callback(null, create(SendResponseSchema));
+      const removedAt = receiver.deliver(call.request.sender!, msgs);
+      callback(null, create(SendResponseSchema, { removedAt }));
     },
     installSnapshot(call: grpc.ServerReadableStream<SnapshotChunk, SnapshotResponse>, callback: grpc.sendUnaryData<SnapshotResponse>) {
       let header: Extract<SnapshotChunk['chunk'], { case: 'header' }>['value'] | undefined;

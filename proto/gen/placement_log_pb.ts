@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file placement_log.proto.
  */
 export const file_placement_log: GenFile = /*@__PURE__*/
-  fileDesc("ChNwbGFjZW1lbnRfbG9nLnByb3RvEhVyb2J1c3RtcS5wbGFjZW1lbnQudjEiYQoKRXhwaXJlTm9kZRItCgRraW5kGAEgASgOMh8ucm9idXN0bXEucGxhY2VtZW50LnYxLk5vZGVLaW5kEg8KB25vZGVfaWQYAiABKAESEwoLaW5jYXJuYXRpb24YAyABKAEilQQKB0NvbW1hbmQSNAoKcmVxdWVzdF9pZBgBIAEoCzIgLnJvYnVzdG1xLnBsYWNlbWVudC52MS5SZXF1ZXN0SWQSDgoGbm93X21zGAIgASgBEjUKBmt2X3NldBgKIAEoCzIjLnJvYnVzdG1xLnBsYWNlbWVudC52MS5LdlNldFJlcXVlc3RIABI7Cglrdl9kZWxldGUYCyABKAsyJi5yb2J1c3RtcS5wbGFjZW1lbnQudjEuS3ZEZWxldGVSZXF1ZXN0SAASQwoNcmVnaXN0ZXJfbm9kZRgMIAEoCzIqLnJvYnVzdG1xLnBsYWNlbWVudC52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0SAASRwoPdW5yZWdpc3Rlcl9ub2RlGA0gASgLMiwucm9idXN0bXEucGxhY2VtZW50LnYxLlVucmVnaXN0ZXJOb2RlUmVxdWVzdEgAEjgKC2V4cGlyZV9ub2RlGA4gASgLMiEucm9idXN0bXEucGxhY2VtZW50LnYxLkV4cGlyZU5vZGVIABI9CgpwdXRfb2JqZWN0GA8gASgLMicucm9idXN0bXEucGxhY2VtZW50LnYxLlB1dE9iamVjdFJlcXVlc3RIABJDCg1kZWxldGVfb2JqZWN0GBAgASgLMioucm9idXN0bXEucGxhY2VtZW50LnYxLkRlbGV0ZU9iamVjdFJlcXVlc3RIAEIECgJvcCJACgxDb21tYW5kQmF0Y2gSMAoIY29tbWFuZHMYASADKAsyHi5yb2J1c3RtcS5wbGFjZW1lbnQudjEuQ29tbWFuZCLuAwoNQ29tbWFuZFJlc3VsdBI2CgZrdl9zZXQYASABKAsyJC5yb2J1c3RtcS5wbGFjZW1lbnQudjEuS3ZTZXRSZXNwb25zZUgAEjwKCWt2X2RlbGV0ZRgCIAEoCzInLnJvYnVzdG1xLnBsYWNlbWVudC52MS5LdkRlbGV0ZVJlc3BvbnNlSAASRAoNcmVnaXN0ZXJfbm9kZRgDIAEoCzIrLnJvYnVzdG1xLnBsYWNlbWVudC52MS5SZWdpc3Rlck5vZGVSZXNwb25zZUgAEkgKD3VucmVnaXN0ZXJfbm9kZRgEIAEoCzItLnJvYnVzdG1xLnBsYWNlbWVudC52MS5VbnJlZ2lzdGVyTm9kZVJlc3BvbnNlSAASEQoHZXhwaXJlZBgFIAEoCEgAEj4KCnB1dF9vYmplY3QYBiABKAsyKC5yb2J1c3RtcS5wbGFjZW1lbnQudjEuUHV0T2JqZWN0UmVzcG9uc2VIABJECg1kZWxldGVfb2JqZWN0GAcgASgLMisucm9idXN0bXEucGxhY2VtZW50LnYxLkRlbGV0ZU9iamVjdFJlc3BvbnNlSAASNAoFZXJyb3IYCCABKAsyIy5yb2J1c3RtcS5wbGFjZW1lbnQudjEuQ29tbWFuZEVycm9ySABCCAoGcmVzdWx0Ii0KDENvbW1hbmRFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkicQoKRGVkdXBFbnRyeRIRCgljbGllbnRfaWQYASABKAkSCwoDc2VxGAIgASgBEg0KBWluZGV4GAMgASgBEjQKBnJlc3VsdBgEIAEoCzIkLnJvYnVzdG1xLnBsYWNlbWVudC52MS5Db21tYW5kUmVzdWx0Iv4BCg1TdGF0ZVNuYXBzaG90Eg8KB3ZlcnNpb24YASABKA0SFQoNYXBwbGllZF9pbmRleBgCIAEoARIqCgJrdhgDIAMoCzIeLnJvYnVzdG1xLnBsYWNlbWVudC52MS5LdkVudHJ5EjEKBW5vZGVzGAQgAygLMiIucm9idXN0bXEucGxhY2VtZW50LnYxLkNsdXN0ZXJOb2RlEjQKB29iamVjdHMYBSADKAsyIy5yb2J1c3RtcS5wbGFjZW1lbnQudjEuU3RvcmVkT2JqZWN0EjAKBWRlZHVwGAYgAygLMiEucm9idXN0bXEucGxhY2VtZW50LnYxLkRlZHVwRW50cnliBnByb3RvMw", [file_placement]);
+  fileDesc("ChNwbGFjZW1lbnRfbG9nLnByb3RvEhVyb2J1c3RtcS5wbGFjZW1lbnQudjEiYQoKRXhwaXJlTm9kZRItCgRraW5kGAEgASgOMh8ucm9idXN0bXEucGxhY2VtZW50LnYxLk5vZGVLaW5kEg8KB25vZGVfaWQYAiABKAESEwoLaW5jYXJuYXRpb24YAyABKAEi4AQKB0NvbW1hbmQSNAoKcmVxdWVzdF9pZBgBIAEoCzIgLnJvYnVzdG1xLnBsYWNlbWVudC52MS5SZXF1ZXN0SWQSDgoGbm93X21zGAIgASgBEjUKBmt2X3NldBgKIAEoCzIjLnJvYnVzdG1xLnBsYWNlbWVudC52MS5LdlNldFJlcXVlc3RIABI7Cglrdl9kZWxldGUYCyABKAsyJi5yb2J1c3RtcS5wbGFjZW1lbnQudjEuS3ZEZWxldGVSZXF1ZXN0SAASQwoNcmVnaXN0ZXJfbm9kZRgMIAEoCzIqLnJvYnVzdG1xLnBsYWNlbWVudC52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0SAASRwoPdW5yZWdpc3Rlcl9ub2RlGA0gASgLMiwucm9idXN0bXEucGxhY2VtZW50LnYxLlVucmVnaXN0ZXJOb2RlUmVxdWVzdEgAEjgKC2V4cGlyZV9ub2RlGA4gASgLMiEucm9idXN0bXEucGxhY2VtZW50LnYxLkV4cGlyZU5vZGVIABI9CgpwdXRfb2JqZWN0GA8gASgLMicucm9idXN0bXEucGxhY2VtZW50LnYxLlB1dE9iamVjdFJlcXVlc3RIABJDCg1kZWxldGVfb2JqZWN0GBAgASgLMioucm9idXN0bXEucGxhY2VtZW50LnYxLkRlbGV0ZU9iamVjdFJlcXVlc3RIABJJChRzZXRfbWVtYmVyX2FkZHJlc3NlcxgRIAEoCzIpLnJvYnVzdG1xLnBsYWNlbWVudC52MS5TZXRNZW1iZXJBZGRyZXNzZXNIAEIECgJvcCIxCg1NZW1iZXJBZGRyZXNzEg8KB25vZGVfaWQYASABKAESDwoHYWRkcmVzcxgCIAEoCSJLChJTZXRNZW1iZXJBZGRyZXNzZXMSNQoHbWVtYmVycxgBIAMoCzIkLnJvYnVzdG1xLnBsYWNlbWVudC52MS5NZW1iZXJBZGRyZXNzIiYKE01lbWJlckNoYW5nZUNvbnRleHQSDwoHYWRkcmVzcxgBIAEoCSJECgxNZW1iZXJSZWNvcmQSDwoHbm9kZV9pZBgBIAEoARIPCgdhZGRyZXNzGAIgASgJEhIKCnJlbW92ZWRfYXQYAyABKAEiQAoMQ29tbWFuZEJhdGNoEjAKCGNvbW1hbmRzGAEgAygLMh4ucm9idXN0bXEucGxhY2VtZW50LnYxLkNvbW1hbmQijgQKDUNvbW1hbmRSZXN1bHQSNgoGa3Zfc2V0GAEgASgLMiQucm9idXN0bXEucGxhY2VtZW50LnYxLkt2U2V0UmVzcG9uc2VIABI8Cglrdl9kZWxldGUYAiABKAsyJy5yb2J1c3RtcS5wbGFjZW1lbnQudjEuS3ZEZWxldGVSZXNwb25zZUgAEkQKDXJlZ2lzdGVyX25vZGUYAyABKAsyKy5yb2J1c3RtcS5wbGFjZW1lbnQudjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2VIABJICg91bnJlZ2lzdGVyX25vZGUYBCABKAsyLS5yb2J1c3RtcS5wbGFjZW1lbnQudjEuVW5yZWdpc3Rlck5vZGVSZXNwb25zZUgAEhEKB2V4cGlyZWQYBSABKAhIABI+CgpwdXRfb2JqZWN0GAYgASgLMigucm9idXN0bXEucGxhY2VtZW50LnYxLlB1dE9iamVjdFJlc3BvbnNlSAASRAoNZGVsZXRlX29iamVjdBgHIAEoCzIrLnJvYnVzdG1xLnBsYWNlbWVudC52MS5EZWxldGVPYmplY3RSZXNwb25zZUgAEjQKBWVycm9yGAggASgLMiMucm9idXN0bXEucGxhY2VtZW50LnYxLkNvbW1hbmRFcnJvckgAEh4KFG1lbWJlcl9hZGRyZXNzZXNfc2V0GAkgASgISABCCAoGcmVzdWx0Ii0KDENvbW1hbmRFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkicQoKRGVkdXBFbnRyeRIRCgljbGllbnRfaWQYASABKAkSCwoDc2VxGAIgASgBEg0KBWluZGV4GAMgASgBEjQKBnJlc3VsdBgEIAEoCzIkLnJvYnVzdG1xLnBsYWNlbWVudC52MS5Db21tYW5kUmVzdWx0IrQCCg1TdGF0ZVNuYXBzaG90Eg8KB3ZlcnNpb24YASABKA0SFQoNYXBwbGllZF9pbmRleBgCIAEoARIqCgJrdhgDIAMoCzIeLnJvYnVzdG1xLnBsYWNlbWVudC52MS5LdkVudHJ5EjEKBW5vZGVzGAQgAygLMiIucm9idXN0bXEucGxhY2VtZW50LnYxLkNsdXN0ZXJOb2RlEjQKB29iamVjdHMYBSADKAsyIy5yb2J1c3RtcS5wbGFjZW1lbnQudjEuU3RvcmVkT2JqZWN0EjAKBWRlZHVwGAYgAygLMiEucm9idXN0bXEucGxhY2VtZW50LnYxLkRlZHVwRW50cnkSNAoHbWVtYmVycxgHIAMoCzIjLnJvYnVzdG1xLnBsYWNlbWVudC52MS5NZW1iZXJSZWNvcmRiBnByb3RvMw", [file_placement]);
 
 /**
  * @generated from message robustmq.placement.v1.ExpireNode
@@ -107,6 +107,12 @@ export type Command = Message<"robustmq.placement.v1.Command"> & {
      */
     value: DeleteObjectRequest;
     case: "deleteObject";
+  } | {
+    /**
+     * @generated from field: robustmq.placement.v1.SetMemberAddresses set_member_addresses = 17;
+     */
+    value: SetMemberAddresses;
+    case: "setMemberAddresses";
   } | { case: undefined; value?: undefined };
 };
 
@@ -116,6 +122,99 @@ export type Command = Message<"robustmq.placement.v1.Command"> & {
  */
 export const CommandSchema: GenMessage<Command> = /*@__PURE__*/
   messageDesc(file_placement_log, 1);
+
+/**
+ * A placement member's advertised address, as the member itself announces it.
+ *
+ * @generated from message robustmq.placement.v1.MemberAddress
+ */
+export type MemberAddress = Message<"robustmq.placement.v1.MemberAddress"> & {
+  /**
+   * @generated from field: double node_id = 1;
+   */
+  nodeId: number;
+
+  /**
+   * @generated from field: string address = 2;
+   */
+  address: string;
+};
+
+/**
+ * Describes the message robustmq.placement.v1.MemberAddress.
+ * Use `create(MemberAddressSchema)` to create a new message.
+ */
+export const MemberAddressSchema: GenMessage<MemberAddress> = /*@__PURE__*/
+  messageDesc(file_placement_log, 2);
+
+/**
+ * Proposed by a leader that knows a member's address which the replicated state lacks (the
+ * founding members' conf changes carry none) or has stale.
+ *
+ * @generated from message robustmq.placement.v1.SetMemberAddresses
+ */
+export type SetMemberAddresses = Message<"robustmq.placement.v1.SetMemberAddresses"> & {
+  /**
+   * @generated from field: repeated robustmq.placement.v1.MemberAddress members = 1;
+   */
+  members: MemberAddress[];
+};
+
+/**
+ * Describes the message robustmq.placement.v1.SetMemberAddresses.
+ * Use `create(SetMemberAddressesSchema)` to create a new message.
+ */
+export const SetMemberAddressesSchema: GenMessage<SetMemberAddresses> = /*@__PURE__*/
+  messageDesc(file_placement_log, 3);
+
+/**
+ * The context of a conf-change log entry (placement/raft/conf-change.ts carries it opaquely).
+ *
+ * @generated from message robustmq.placement.v1.MemberChangeContext
+ */
+export type MemberChangeContext = Message<"robustmq.placement.v1.MemberChangeContext"> & {
+  /**
+   * @generated from field: string address = 1;
+   */
+  address: string;
+};
+
+/**
+ * Describes the message robustmq.placement.v1.MemberChangeContext.
+ * Use `create(MemberChangeContextSchema)` to create a new message.
+ */
+export const MemberChangeContextSchema: GenMessage<MemberChangeContext> = /*@__PURE__*/
+  messageDesc(file_placement_log, 4);
+
+/**
+ * What the state remembers of a member: its address, and the log index of its removal (0 while
+ * it is a member), so that peers can tell a removed node that it was removed.
+ *
+ * @generated from message robustmq.placement.v1.MemberRecord
+ */
+export type MemberRecord = Message<"robustmq.placement.v1.MemberRecord"> & {
+  /**
+   * @generated from field: double node_id = 1;
+   */
+  nodeId: number;
+
+  /**
+   * @generated from field: string address = 2;
+   */
+  address: string;
+
+  /**
+   * @generated from field: double removed_at = 3;
+   */
+  removedAt: number;
+};
+
+/**
+ * Describes the message robustmq.placement.v1.MemberRecord.
+ * Use `create(MemberRecordSchema)` to create a new message.
+ */
+export const MemberRecordSchema: GenMessage<MemberRecord> = /*@__PURE__*/
+  messageDesc(file_placement_log, 5);
 
 /**
  * Several commands in one log entry: the leader groups the proposals that arrive while it is
@@ -136,7 +235,7 @@ export type CommandBatch = Message<"robustmq.placement.v1.CommandBatch"> & {
  * Use `create(CommandBatchSchema)` to create a new message.
  */
 export const CommandBatchSchema: GenMessage<CommandBatch> = /*@__PURE__*/
-  messageDesc(file_placement_log, 2);
+  messageDesc(file_placement_log, 6);
 
 /**
  * The result a proposal resolves with (also kept for de-duplicating retried requests).
@@ -197,6 +296,12 @@ export type CommandResult = Message<"robustmq.placement.v1.CommandResult"> & {
      */
     value: CommandError;
     case: "error";
+  } | {
+    /**
+     * @generated from field: bool member_addresses_set = 9;
+     */
+    value: boolean;
+    case: "memberAddressesSet";
   } | { case: undefined; value?: undefined };
 };
 
@@ -205,7 +310,7 @@ export type CommandResult = Message<"robustmq.placement.v1.CommandResult"> & {
  * Use `create(CommandResultSchema)` to create a new message.
  */
 export const CommandResultSchema: GenMessage<CommandResult> = /*@__PURE__*/
-  messageDesc(file_placement_log, 3);
+  messageDesc(file_placement_log, 7);
 
 /**
  * @generated from message robustmq.placement.v1.CommandError
@@ -227,7 +332,7 @@ export type CommandError = Message<"robustmq.placement.v1.CommandError"> & {
  * Use `create(CommandErrorSchema)` to create a new message.
  */
 export const CommandErrorSchema: GenMessage<CommandError> = /*@__PURE__*/
-  messageDesc(file_placement_log, 4);
+  messageDesc(file_placement_log, 8);
 
 /**
  * @generated from message robustmq.placement.v1.DedupEntry
@@ -259,7 +364,7 @@ export type DedupEntry = Message<"robustmq.placement.v1.DedupEntry"> & {
  * Use `create(DedupEntrySchema)` to create a new message.
  */
 export const DedupEntrySchema: GenMessage<DedupEntry> = /*@__PURE__*/
-  messageDesc(file_placement_log, 5);
+  messageDesc(file_placement_log, 9);
 
 /**
  * @generated from message robustmq.placement.v1.StateSnapshot
@@ -294,6 +399,11 @@ export type StateSnapshot = Message<"robustmq.placement.v1.StateSnapshot"> & {
    * @generated from field: repeated robustmq.placement.v1.DedupEntry dedup = 6;
    */
   dedup: DedupEntry[];
+
+  /**
+   * @generated from field: repeated robustmq.placement.v1.MemberRecord members = 7;
+   */
+  members: MemberRecord[];
 };
 
 /**
@@ -301,5 +411,5 @@ export type StateSnapshot = Message<"robustmq.placement.v1.StateSnapshot"> & {
  * Use `create(StateSnapshotSchema)` to create a new message.
  */
 export const StateSnapshotSchema: GenMessage<StateSnapshot> = /*@__PURE__*/
-  messageDesc(file_placement_log, 6);
+  messageDesc(file_placement_log, 10);
 

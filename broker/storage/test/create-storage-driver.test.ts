@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createStorageDriver, storageDriverNames } from '../index.js';
+import { JournalStorage } from '../journal.js';
 import { LevelDbStorage } from '../leveldb.js';
 import { MemoryStorage } from '../memory.js';
 import { MySqlStorage } from '../mysql.js';
@@ -45,5 +46,15 @@ describe('createStorageDriver', () => {
     expect(s).toBeInstanceOf(S3Storage);
     expect((s as S3Storage).prefix).toBe('node-1/');
     expect(() => createStorageDriver({ driver: 's3', dataDir: '.' })).toThrow('needs storage.s3.endpoint');
+  });
+
+  it('builds the journal driver: shard prefix "broker-<node_id>" unless set; a bad prefix is refused', () => {
+    const d = createStorageDriver({ driver: 'journal', dataDir: '.', journal: { addrs: ['127.0.0.1:1778'], shardPrefix: '' }, nodeId: 7 });
+    expect(d).toBeInstanceOf(JournalStorage);
+    expect(d.name).toBe('journal');
+    expect((d as JournalStorage).prefix).toBe('broker-7');
+    const e = createStorageDriver({ driver: 'journal', dataDir: '.', journal: { addrs: [], shardPrefix: 'edge-a', acks: 'all', replicas: 3 } });
+    expect((e as JournalStorage).prefix).toBe('edge-a');
+    expect(() => createStorageDriver({ driver: 'journal', dataDir: '.', journal: { addrs: [], shardPrefix: '.hidden' } })).toThrow('shard prefix must be');
   });
 });

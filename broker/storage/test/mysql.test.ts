@@ -1,10 +1,10 @@
-// The mysql driver against a real MariaDB started for this file (test/services/mariadb.ts): the
+// The mysql driver against a real MariaDB started for this file (bench/services/mariadb.ts): the
 // conformance suite with a fresh database per driver, then what only this driver has (schema
 // versioning, collation, key limits) and a server killed during a stream of applies.
 
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMariaDb, type MariaDbServer } from '../../../test/services/mariadb.js';
+import { startMariaDb, type MariaDbServer } from '../../../bench/services/mariadb.js';
 import { storageConformanceSuite } from '../conformance.js';
 import { StorageError, type SessionRecord, type StorageOp, type StoredMessage } from '../driver.js';
 import { KEY_LIMITS, LATEST_SCHEMA_VERSION, MIGRATIONS } from '../mysql-schema.js';

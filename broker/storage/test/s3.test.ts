@@ -1,11 +1,11 @@
 // The s3 driver against a real S3-protocol server started for this file (s3rver in a child
-// process, test/services/s3.ts): the conformance suite with a fresh prefix per driver and a small
+// process, bench/services/s3.ts): the conformance suite with a fresh prefix per driver and a small
 // compaction interval (so snapshots, collection and replay after them are exercised too), then
 // group commit, compaction and its interruption, damaged or missing objects, the single-writer
 // check, and a server that is killed or stops answering.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3Server, type S3Server } from '../../../test/services/s3.js';
+import { startS3Server, type S3Server } from '../../../bench/services/s3.js';
 import { storageConformanceSuite } from '../conformance.js';
 import { StorageError, type SessionRecord, type StorageOp, type StoredMessage } from '../driver.js';
 import { batchKey, batchesDir, snapshotsDir } from '../s3-keys.js';

@@ -8,13 +8,18 @@ import { GrpcPlacementClient } from '../../client/grpc-client.js';
 import { bindPlacementServer, type BoundServer } from '../grpc-server.js';
 import { PlacementNode, type PlacementNodeOptions } from '../placement-node.js';
 
-export type TestTuning = Pick<PlacementNodeOptions, 'tickMs' | 'electionTick' | 'snapshotEntries' | 'keepEntries' | 'requestTimeoutMs' | 'clock'>;
+export type TestTuning = Pick<
+  PlacementNodeOptions,
+  'tickMs' | 'electionTick' | 'snapshotEntries' | 'keepEntries' | 'requestTimeoutMs' | 'clock' | 'promoteMaxLag' | 'foundingWaitMs'
+>;
 
 export interface Member {
   readonly id: number;
   address: string;
   server: BoundServer | undefined;
   node: PlacementNode | undefined;
+  /** The ids of this node's raft.peers; absent = every member of the test cluster. */
+  peerIds?: readonly number[];
 }
 
 export class TestCluster {
@@ -39,8 +44,25 @@ export class TestCluster {
     return c;
   }
 
-  private peers(): Map<number, string> {
-    return new Map(this.members.map((m) => [m.id, m.address]));
+  private peers(m: Member): Map<number, string> {
+    const ids = m.peerIds ?? this.members.map((x) => x.id);
+    return new Map(this.members.filter((x) => ids.includes(x.id)).map((x) => [x.id, x.address]));
+  }
+
+  /** Binds a port for a new node without starting it (so it can be added before it starts). */
+  async bindNode(id: number): Promise<Member> {
+    const server = await bindPlacementServer('127.0.0.1', 0, 'test');
+    const m: Member = { id, address: `127.0.0.1:${server.port}`, server, node: undefined };
+    this.members.push(m);
+    return m;
+  }
+
+  /** Starts a bound node whose raft.peers lists only `peerIds` (itself included). */
+  async startBound(id: number, peerIds: readonly number[]): Promise<Member> {
+    const m = this.member(id);
+    m.peerIds = peerIds;
+    await this.startNode(m);
+    return m;
   }
 
   private async startNode(m: Member): Promise<void> {
@@ -48,7 +70,7 @@ export class TestCluster {
       nodeId: m.id,
       clusterName: 'test',
       dataDir: join(this.dir, `n${m.id}`),
-      peers: this.peers(),
+      peers: this.peers(m),
       advertiseAddress: m.address,
       log: this.log,
       ...this.tuning,
