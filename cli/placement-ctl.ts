@@ -3,6 +3,8 @@
 //
 //   robust-ctl placement status --placement host:port [--output table|json]
 //   robust-ctl placement kv set KEY VALUE | get KEY | delete KEY  [--placement host:port[,host:port...]]
+//   robust-ctl placement member add --id N --address host:port [--learner] | promote --id N | remove --id N
+//   robust-ctl placement transfer-leader --to N
 //
 // Exit codes: 0 done (kv get: found), 1 unreachable / error answer / kv get of an absent key,
 // 2 bad usage.
@@ -10,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { isCodedError } from '../common/errors.js';
 import { GrpcPlacementClient } from '../placement/client/grpc-client.js';
-import { MemberRole } from '../proto/gen/placement_pb.js';
+import { MemberRole, type Member } from '../proto/gen/placement_pb.js';
 import { renderKeyValue, renderTable } from './table.js';
 
 export interface PlacementCtlIo {
@@ -29,6 +31,15 @@ export function placementUsage(): string {
     '  placement kv set KEY VALUE  write a key (through any member; the leader applies it)',
     '  placement kv get KEY        print the value (exit 1 if absent)',
     '  placement kv delete KEY     delete a key',
+    '  placement member add --id N --address HOST:PORT [--learner]',
+    '                              add a member (one change at a time; add before starting the node;',
+    '                              --learner: non-voting until promoted, recommended)',
+    '  placement member promote --id N',
+    '                              make a caught-up learner a voter (refused while it lags)',
+    '  placement member remove --id N',
+    '                              remove a member; the removed node stops',
+    '  placement transfer-leader --to N',
+    '                              hand leadership to voter N; returns once N leads',
     '',
     'Options:',
     `  --placement ADDRS   placement member(s), comma-separated (default ${DEFAULT_PLACEMENT})`,
@@ -43,7 +54,7 @@ export async function runPlacementCtl(args: readonly string[], io: PlacementCtlI
     io.err(placementUsage());
     return 2;
   };
-  let values: { placement?: string; output?: string; timeout?: string; help?: boolean };
+  let values: { placement?: string; output?: string; timeout?: string; help?: boolean; id?: string; address?: string; learner?: boolean; to?: string };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -53,6 +64,10 @@ export async function runPlacementCtl(args: readonly string[], io: PlacementCtlI
         output: { type: 'string', short: 'o' },
         timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        id: { type: 'string' },
+        address: { type: 'string' },
+        learner: { type: 'boolean' },
+        to: { type: 'string' },
       },
       strict: true,
       allowPositionals: true,
@@ -73,6 +88,25 @@ export async function runPlacementCtl(args: readonly string[], io: PlacementCtlI
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) return usageError(`--timeout must be a positive integer, got ${JSON.stringify(values.timeout)}`);
 
   const [cmd, ...rest] = positionals;
+  const isMember = cmd === 'member' && rest.length === 1;
+  const isTransfer = cmd === 'transfer-leader' && rest.length === 0;
+  // Membership options belong to the member / transfer-leader commands only.
+  const stray = (['id', 'address', 'learner', 'to'] as const).filter((k) => values[k] !== undefined);
+  const allowed: readonly string[] = isMember ? (rest[0] === 'add' ? ['id', 'address', 'learner'] : ['id']) : isTransfer ? ['to'] : [];
+  const misplaced = stray.find((k) => !allowed.includes(k));
+  if (misplaced !== undefined) return usageError(`--${misplaced} does not apply to "placement ${positionals.join(' ')}"`);
+  const nodeId = (flag: 'id' | 'to'): number | string => {
+    const v = values[flag];
+    if (v === undefined) return `--${flag} N is required`;
+    const n = Number(v);
+    return /^\d+$/.test(v) && Number.isSafeInteger(n) && n > 0 ? n : `--${flag} must be a positive integer, got ${JSON.stringify(v)}`;
+  };
+  const membersOut = (index: number, members: readonly Member[]) => {
+    const list = members.map((m) => ({ id: m.id, address: m.address, role: m.role === MemberRole.LEARNER ? 'learner' : 'voter', match_index: m.matchIndex }));
+    if (output === 'json') io.out(JSON.stringify({ index, members: list }, null, 2));
+    else io.out(`${index === 0 ? 'OK (nothing to change)' : `OK (applied at index ${index})`}\n${renderTable(list)}`);
+    return 0;
+  };
   let run: ((c: GrpcPlacementClient) => Promise<number>) | undefined;
   if (cmd === 'status' && rest.length === 0) {
     run = async (c) => {
@@ -120,6 +154,36 @@ export async function runPlacementCtl(args: readonly string[], io: PlacementCtlI
     run = async (c) => {
       const r = await c.kvDelete(rest[1]!);
       io.out(output === 'json' ? JSON.stringify({ key: rest[1], existed: r.existed, index: r.index }) : r.existed ? 'OK' : 'OK (was absent)');
+      return 0;
+    };
+  } else if (isMember && (rest[0] === 'add' || rest[0] === 'promote' || rest[0] === 'remove')) {
+    const id = nodeId('id');
+    if (typeof id === 'string') return usageError(id);
+    if (rest[0] === 'add') {
+      const address = values.address;
+      if (address === undefined) return usageError('--address HOST:PORT is required');
+      if (!/^[^\s:]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(address)) return usageError(`--address must be host:port, got ${JSON.stringify(address)}`);
+      run = async (c) => {
+        const r = await c.addMember(id, address, { asLearner: values.learner === true });
+        return membersOut(r.index, r.members);
+      };
+    } else if (rest[0] === 'promote') {
+      run = async (c) => {
+        const r = await c.promoteLearner(id);
+        return membersOut(r.index, r.members);
+      };
+    } else {
+      run = async (c) => {
+        const r = await c.removeMember(id);
+        return membersOut(r.index, r.members);
+      };
+    }
+  } else if (isTransfer) {
+    const to = nodeId('to');
+    if (typeof to === 'string') return usageError(to);
+    run = async (c) => {
+      const r = await c.transferLeader(to);
+      io.out(output === 'json' ? JSON.stringify({ leader_id: r.leaderId, term: r.term }) : `OK: node ${r.leaderId} leads (term ${r.term})`);
       return 0;
     };
   }

@@ -24,8 +24,10 @@ type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
 
 let nextConnectionId = 1;
 
-/** How long a backed-up subscriber may hold its publishers before it is treated as slow. */
+/** How long a backed-up subscriber may hold its publishers before its progress is judged. */
 const SLOW_CONSUMER_MS = 1000;
+/** A subscriber that takes fewer bytes than this per SLOW_CONSUMER_MS is slow (64 KiB/s). */
+const SLOW_CONSUMER_BYTES = 64 * 1024;
 
 export class Connection {
   readonly id = nextConnectionId++;
@@ -62,10 +64,15 @@ export class Connection {
   private heldPublishers: Set<Connection> | null = null;
   private slowTimer: NodeJS.Timeout | null = null;
   /**
-   * Set when this client did not drain within SLOW_CONSUMER_MS: it no longer holds publishers
-   * back, and QoS 0 messages to it are dropped once its buffer passes maxOutboundBuffer.
+   * Set when this client took fewer than SLOW_CONSUMER_BYTES off its socket buffer within
+   * SLOW_CONSUMER_MS while holding publishers: it no longer holds them back, and QoS 0 messages
+   * to it are dropped once its buffer passes maxOutboundBuffer. Cleared when it drains, or when
+   * it reads at least SLOW_CONSUMER_BYTES in a sweep period again.
    */
   slow = false;
+  /** Bytes handed to the socket; minus its writableLength, what the client has taken. */
+  private bytesQueued = 0;
+  private flushedMark = 0;
   closeReason = '';
   messagesIn = 0;
   messagesOut = 0;
@@ -171,6 +178,7 @@ export class Connection {
       });
     }
     this.broker.stats.bytesOut += buf.length;
+    this.bytesQueued += buf.length;
     this.stream.write(buf);
   }
 
@@ -257,15 +265,32 @@ export class Connection {
     src.readPaused = true;
     src.stream.pause();
     (this.heldPublishers ??= new Set()).add(src);
-    if (this.slowTimer === null) {
-      this.slowTimer = setTimeout(() => {
-        this.slowTimer = null;
-        this.slow = true;
-        this.broker.stats.slowConsumers++;
-        this.releasePublishers();
-      }, SLOW_CONSUMER_MS);
-      this.slowTimer.unref();
-    }
+    if (this.slowTimer === null) this.armSlowTimer();
+  }
+
+  /** Bytes the client has taken off its socket buffer so far. */
+  private flushed(): number {
+    return this.bytesQueued - this.stream.writableLength;
+  }
+
+  /**
+   * While publishers are held for this client: a client that keeps reading (merely slower than
+   * its publishers) keeps them held; one that reads almost nothing is marked slow and lets go.
+   */
+  private armSlowTimer(): void {
+    this.flushedMark = this.flushed();
+    this.slowTimer = setTimeout(() => {
+      this.slowTimer = null;
+      if (this.closed) return;
+      if (this.flushed() - this.flushedMark >= SLOW_CONSUMER_BYTES) {
+        this.armSlowTimer();
+        return;
+      }
+      this.slow = true;
+      this.broker.stats.slowConsumers++;
+      this.releasePublishers();
+    }, SLOW_CONSUMER_MS);
+    this.slowTimer.unref();
   }
 
   private releasePublishers(): void {
@@ -334,6 +359,12 @@ export class Connection {
 
   /** Called by the broker's sweep: keep alive [MQTT-3.1.2-22] and connect timeout. */
   checkTimeouts(now: number): void {
+    if (this.slow) {
+      // A slow client that reads at a useful rate again holds its publishers back again.
+      const flushed = this.flushed();
+      if (flushed - this.flushedMark >= SLOW_CONSUMER_BYTES) this.slow = false;
+      this.flushedMark = flushed;
+    }
     if (this.state === 'awaiting-connect') {
       if (now - this.connectedAt > this.broker.options.connectTimeoutMs) this.destroy('no CONNECT in time');
       return;

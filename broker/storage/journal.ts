@@ -188,7 +188,7 @@ export class JournalStorage implements StorageDriver {
       throw new StorageError(`cannot open journal storage at ${this.where}: ${describe(e)}`, { cause: e });
     }
     this.status = 'open';
-    const every = Math.min(Math.max(this.rotateAfterMs / 4, 1), 600_000);
+    const every = Math.min(Math.max(this.rotateAfterMs / 4, 1000), 600_000);
     this.timer = setInterval(() => this.kick(), every);
     this.timer.unref();
   }

@@ -7,7 +7,8 @@ let followerAddr: string;
 let leaderId: number;
 
 beforeAll(async () => {
-  cluster = await TestCluster.start(3);
+  // promoteMaxLag 0: a learner nobody runs is refused promotion deterministically.
+  cluster = await TestCluster.start(3, { promoteMaxLag: 0 });
   const leader = await cluster.waitForLeader();
   leaderId = leader.id;
   followerAddr = cluster.members.find((m) => m.id !== leader.id)!.address;
@@ -58,5 +59,46 @@ describe('robust-ctl placement', () => {
     const down = await ctl('placement', 'kv', 'get', 'x', '--placement', '127.0.0.1:1', '--timeout', '500');
     expect(down.code).toBe(1);
     expect(down.err).toContain('PC_');
+  });
+
+  it('member add --learner, promote (refused while the learner lags), remove; usage errors exit 2', async () => {
+    const add = await ctl('placement', 'member', 'add', '--id', '7', '--address', '127.0.0.1:1', '--learner', '--placement', followerAddr, '--output', 'json');
+    expect(add.code).toBe(0);
+    const added = JSON.parse(add.out) as { index: number; members: { id: number; role: string; address: string }[] };
+    expect(added.index).toBeGreaterThan(0);
+    expect(added.members).toContainEqual(expect.objectContaining({ id: 7, role: 'learner', address: '127.0.0.1:1' }));
+
+    const promote = await ctl('placement', 'member', 'promote', '--id', '7', '--placement', followerAddr, '--timeout', '3000');
+    expect(promote.code).toBe(1);
+    expect(promote.err).toContain('PC_LEARNER_NOT_CAUGHT_UP');
+
+    const remove = await ctl('placement', 'member', 'remove', '--id', '7', '--placement', followerAddr);
+    expect(remove.code).toBe(0);
+    expect(remove.out).toMatch(/^OK \(applied at index \d+\)/);
+    expect(remove.out).not.toContain('learner');
+    expect(await ctl('placement', 'member', 'remove', '--id', '7', '--placement', followerAddr)).toMatchObject({ code: 0, out: expect.stringContaining('nothing to change') });
+
+    const unknown = await ctl('placement', 'member', 'remove', '--id', '99', '--placement', followerAddr);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('PC_MEMBER_NOT_FOUND');
+
+    expect((await ctl('placement', 'member', 'add', '--id', '8')).code).toBe(2);
+    expect((await ctl('placement', 'member', 'add', '--id', 'x', '--address', 'h:1')).code).toBe(2);
+    expect((await ctl('placement', 'member', 'add', '--id', '8', '--address', 'nohost')).code).toBe(2);
+    expect((await ctl('placement', 'member', 'promote', '--id', '8', '--learner')).code).toBe(2);
+    expect((await ctl('placement', 'member', 'remove', '--to', '8')).code).toBe(2);
+    expect((await ctl('placement', 'member', 'frob', '--id', '8')).code).toBe(2);
+    expect((await ctl('placement', 'transfer-leader')).code).toBe(2);
+  });
+
+  it('transfer-leader --to N returns once N leads', async () => {
+    const to = cluster.members.find((m) => m.id !== leaderId)!.id;
+    const r = await ctl('placement', 'transfer-leader', '--to', String(to), '--placement', followerAddr);
+    expect(r).toMatchObject({ code: 0, out: expect.stringContaining(`node ${to} leads`) });
+    const s = JSON.parse((await ctl('placement', 'status', '--placement', followerAddr, '--output', 'json')).out) as { leader_id: number };
+    expect(s.leader_id).toBe(to);
+    const learner = await ctl('placement', 'transfer-leader', '--to', '42', '--placement', followerAddr);
+    expect(learner.code).toBe(1);
+    expect(learner.err).toContain('PC_MEMBER_NOT_FOUND');
   });
 });

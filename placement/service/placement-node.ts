@@ -785,9 +785,10 @@ export class PlacementNode {
         if (!ADDRESS.test(address)) throw new CodedError('PC_INVALID_ARGUMENT', `address must be host:port, got ${JSON.stringify(address)}`);
         const asLearner = req.kind === 'add-learner';
         if (isVoter || isLearner) {
-          const sameAddress = recorded === '' || recorded === address || (id === this.id && address === this.advertiseAddress);
+          const known = id === this.id ? this.advertiseAddress : recorded || this.clientAddresses.get(id) || this.opts.peers.get(id) || '';
+          const sameAddress = known === '' || known === address || this.opts.peers.get(id) === address;
           if (sameAddress && isLearner === asLearner) return Promise.resolve(0);
-          if (!sameAddress) throw invalid(`node ${id} is already a member at ${recorded}; remove it first to move it`);
+          if (!sameAddress) throw invalid(`node ${id} is already a member at ${known}; remove it first to move it`);
           throw invalid(isLearner ? `node ${id} is a learner; promote it instead` : `node ${id} is already a voter; demotion is not supported`);
         }
         cc = { type: asLearner ? 'add-learner' : 'add-voter', nodeId: id, context: encodeMemberContext(address) };

@@ -157,7 +157,7 @@ describe('membership changes through the placement service', () => {
     }
   }, 30_000);
 
-  it('refuses with coded errors: unknown member, a second change while one is pending, a lagging learner, bad targets', async () => {
+  it('refuses with coded errors (unknown member, a second change while one is pending, a lagging learner, bad targets); a leader removes itself', async () => {
     const c = (cluster = await TestCluster.start(3, { promoteMaxLag: 0 }));
     const leader = await c.waitForLeader();
     const node = leader.node!;
@@ -184,6 +184,14 @@ describe('membership changes through the placement service', () => {
     expect(node.status().members.map((m) => m.id)).toEqual([1, 2, 3]);
     // On a follower: PC_NOT_LEADER with the leader's address, as for every write.
     expect(await codeOf(() => other.node!.changeMembership({ kind: 'remove', nodeId: 9 }))).toBe('PC_NOT_LEADER');
+
+    // The leader removes itself: it steps down and stops, the other two elect a leader and serve.
+    const removal = await admin.removeMember(leader.id);
+    expect(removal.members.map((m) => m.id)).not.toContain(leader.id);
+    await waitFor(() => leader.node!.removed, 5000, 'the old leader stops');
+    const next = await c.waitForLeader(10_000, [leader.id]);
+    expect(next.node!.status().members.map((m) => m.id)).toEqual([1, 2, 3].filter((id) => id !== leader.id));
+    await admin.kvSet('after-leader-removal', 'ok');
   }, 20_000);
 
   it('a fresh node that was not added does not found a cluster of its own; it joins once added, restarts with a partial raft.peers, and a node removed while down stops when it comes back', async () => {
