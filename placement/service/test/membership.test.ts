@@ -190,6 +190,8 @@ describe('membership changes through the placement service', () => {
     expect(removal.members.map((m) => m.id)).not.toContain(leader.id);
     await waitFor(() => leader.node!.removed, 5000, 'the old leader stops');
     const next = await c.waitForLeader(10_000, [leader.id]);
+    // It commits the removal with its first entry, then applies it.
+    await waitFor(() => next.node!.status().members.length === 2, 5000, 'the new leader applied the removal');
     expect(next.node!.status().members.map((m) => m.id)).toEqual([1, 2, 3].filter((id) => id !== leader.id));
     await admin.kvSet('after-leader-removal', 'ok');
   }, 20_000);
