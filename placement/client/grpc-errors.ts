@@ -4,6 +4,8 @@
 //   pc-leader-id       PC_NOT_LEADER: the leader's node id
 //   pc-leader-address  PC_NOT_LEADER: the leader's client address (host:port)
 //   pc-first-index     PC_WATCH_COMPACTED: the first index this node can resume from
+//   pc-match-index     PC_LEARNER_NOT_CAUGHT_UP: the learner's match index
+//   pc-last-index      PC_LEARNER_NOT_CAUGHT_UP: the leader's last index
 // The receiver never parses the message text.
 
 import * as grpc from '@grpc/grpc-js';
@@ -13,6 +15,8 @@ export const ERROR_CODE_KEY = 'pc-error-code';
 export const LEADER_ID_KEY = 'pc-leader-id';
 export const LEADER_ADDRESS_KEY = 'pc-leader-address';
 export const FIRST_INDEX_KEY = 'pc-first-index';
+export const MATCH_INDEX_KEY = 'pc-match-index';
+export const LAST_INDEX_KEY = 'pc-last-index';
 
 /** Details of PC_NOT_LEADER. */
 export interface NotLeaderDetails {
@@ -28,6 +32,8 @@ export function toServiceError(err: unknown): grpc.ServiceError {
   if (typeof d.leaderId === 'number') metadata.set(LEADER_ID_KEY, String(d.leaderId));
   if (typeof d.leaderAddress === 'string') metadata.set(LEADER_ADDRESS_KEY, d.leaderAddress);
   if (typeof d.firstIndex === 'number') metadata.set(FIRST_INDEX_KEY, String(d.firstIndex));
+  if (typeof d.matchIndex === 'number') metadata.set(MATCH_INDEX_KEY, String(d.matchIndex));
+  if (typeof d.lastIndex === 'number') metadata.set(LAST_INDEX_KEY, String(d.lastIndex));
   return Object.assign(new Error(coded.message), { code: coded.grpcStatus, details: coded.message, metadata });
 }
 
@@ -51,9 +57,13 @@ export function fromServiceError(err: unknown, address: string): CodedError {
     const leaderId = metaString(md, LEADER_ID_KEY);
     const leaderAddress = metaString(md, LEADER_ADDRESS_KEY);
     const firstIndex = metaString(md, FIRST_INDEX_KEY);
+    const matchIndex = metaString(md, MATCH_INDEX_KEY);
+    const lastIndex = metaString(md, LAST_INDEX_KEY);
     if (leaderId !== undefined) details.leaderId = Number(leaderId);
     if (leaderAddress !== undefined) details.leaderAddress = leaderAddress;
     if (firstIndex !== undefined) details.firstIndex = Number(firstIndex);
+    if (matchIndex !== undefined) details.matchIndex = Number(matchIndex);
+    if (lastIndex !== undefined) details.lastIndex = Number(lastIndex);
     return new CodedError(codeText, message, { details, cause: err });
   }
   let code: ErrorCode = 'INTERNAL';

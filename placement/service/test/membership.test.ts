@@ -173,6 +173,8 @@ describe('membership changes through the placement service', () => {
     await admin.addMember(9, '127.0.0.1:1', { asLearner: true });
     const refusal = await admin.promoteLearner(9).catch((err: unknown) => err);
     expect(isCodedError(refusal) && refusal.code).toBe('PC_LEARNER_NOT_CAUGHT_UP');
+    // The lag travels as structured metadata, not only in the message.
+    expect(isCodedError(refusal) && refusal.details).toMatchObject({ matchIndex: 0, lastIndex: node.status().lastIndex });
     expect(await codeOf(admin.addMember(9, '127.0.0.1:1'))).toBe('PC_MEMBERSHIP_CHANGE_INVALID');
     expect(await codeOf(() => node.transferLeader(9))).toBe('PC_MEMBERSHIP_CHANGE_INVALID');
     expect(await codeOf(() => node.transferLeader(42))).toBe('PC_MEMBER_NOT_FOUND');
