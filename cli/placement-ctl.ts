@@ -123,6 +123,7 @@ export async function runPlacementCtl(args: readonly string[], io: PlacementCtlI
         first_index: s.firstIndex,
         last_index: s.lastIndex,
         snapshot_index: s.snapshotIndex,
+        removed: s.removed,
         members: s.members.map((m) => ({ id: m.id, address: m.address, role: m.role === MemberRole.LEARNER ? 'learner' : 'voter', match_index: m.matchIndex })),
       };
       if (output === 'json') io.out(JSON.stringify(view, null, 2));

@@ -305,7 +305,13 @@ export class PlacementNode {
     const d = decideStart(this.id, [...this.opts.peers.keys()], probes, Date.now() - f.startedAt, waitMs);
     if (d.kind === 'found') {
       this.endFounding();
-      this.raft = PlacementNode.makeRaft(this.opts, this.storage, [...this.opts.peers.keys()], 0);
+      try {
+        this.raft = PlacementNode.makeRaft(this.opts, this.storage, [...this.opts.peers.keys()], 0);
+      } catch (err: unknown) {
+        this.fatal = err instanceof Error ? err : new Error(String(err));
+        this.log.error('cannot found the cluster', { err: this.fatal.message });
+        return;
+      }
       this.membershipDirty = true;
       this.log.info('founded the cluster from raft.peers', { voters: [...this.opts.peers.keys()].join(',') });
       this.kick();
@@ -1075,6 +1081,7 @@ export class PlacementNode {
 
   private failEverything(err: CodedError): void {
     this.dropProposals();
+    for (const { waiter } of this.confApplied.splice(0)) waiter.reject(err);
     for (const p of this.proposals.values()) for (const w of p) w.reject(err);
     const reads = [...this.pendingReads, ...(this.readRound?.waiters ?? []), ...this.readyRounds.flatMap((r) => r.waiters)];
     this.pendingReads = [];

@@ -33,6 +33,11 @@ describe('journal gRPC errors', () => {
     const lost = fromGrpcError({ code: status.UNAVAILABLE, details: 'Connection dropped', metadata: new Metadata() });
     expect(lost.code).toBe('JR_UNREACHABLE');
     expect(lost.details.not_sent).toBeUndefined();
-    expect(fromGrpcError({ code: status.DEADLINE_EXCEEDED, details: 'Deadline exceeded', metadata: new Metadata() }).code).toBe('JR_TIMEOUT');
+    const sent = fromGrpcError({ code: status.DEADLINE_EXCEEDED, details: 'Deadline exceeded after 2.001s,LB pick: 0.001s,remote_addr=127.0.0.1:5', metadata: new Metadata() });
+    expect(sent.code).toBe('JR_TIMEOUT');
+    expect(sent.details.not_sent).toBeUndefined();
+    // grpc-js: the deadline passed while the call still waited for a connection.
+    const queued = fromGrpcError({ code: status.DEADLINE_EXCEEDED, details: 'Deadline exceeded after 2.001s,name resolution: 0.001s,Waiting for LB pick', metadata: new Metadata() });
+    expect(queued).toMatchObject({ code: 'JR_UNREACHABLE', details: { not_sent: true } });
   });
 });
