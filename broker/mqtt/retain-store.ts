@@ -2,7 +2,7 @@
 // filter without wildcards is a direct lookup.
 
 import type { StoredMessage } from '../storage/driver.js';
-import { topicMatches } from './topic.js';
+import { filterMatcher } from './topic.js';
 
 export class RetainStore {
   private readonly byTopic = new Map<string, StoredMessage>();
@@ -31,8 +31,9 @@ export class RetainStore {
       if (m !== undefined) this.keepIfLive(m, now, out);
       return out;
     }
+    const matches = filterMatcher(filter);
     for (const [topic, m] of this.byTopic) {
-      if (topicMatches(filter, topic)) this.keepIfLive(m, now, out);
+      if (matches(topic)) this.keepIfLive(m, now, out);
     }
     return out;
   }

@@ -70,14 +70,28 @@ export function parseFilter(raw: string): ParsedFilter | string {
 
 /** Whether `filter` matches `topic`. `$`-topics are not matched by a leading wildcard [MQTT-4.7.2-1]. */
 export function topicMatches(filter: string, topic: string): boolean {
-  if (topic.charCodeAt(0) === 36 && (filter.charCodeAt(0) === 43 || filter.charCodeAt(0) === 35)) return false;
+  return filterMatcher(filter)(topic);
+}
+
+/**
+ * A matcher for one filter, for testing many topics against it (retained messages on SUBSCRIBE):
+ * the filter is split once, and each topic is walked level by level without splitting it.
+ */
+export function filterMatcher(filter: string): (topic: string) => boolean {
   const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i];
-    if (level === '#') return true;
-    if (i >= t.length) return false;
-    if (level !== '+' && level !== t[i]) return false;
-  }
-  return f.length === t.length;
+  const leadingWildcard = f[0] === '+' || f[0] === '#';
+  return (topic: string): boolean => {
+    if (leadingWildcard && topic.charCodeAt(0) === 36) return false;
+    let start = 0;
+    for (let i = 0; i < f.length; i++) {
+      const level = f[i]!;
+      if (level === '#') return true;
+      if (start > topic.length) return false; // the topic has fewer levels than the filter
+      let end = topic.indexOf('/', start);
+      if (end === -1) end = topic.length;
+      if (level !== '+' && (end - start !== level.length || !topic.startsWith(level, start))) return false;
+      start = end + 1;
+    }
+    return start > topic.length;
+  };
 }
