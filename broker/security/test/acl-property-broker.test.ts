@@ -93,7 +93,7 @@ const depthArb = fc.oneof({ arbitrary: fc.constant(1), weight: 2 }, { arbitrary:
 /** A filter of 1..3 levels whose last level may be "#". */
 function filterOf(level: fc.Arbitrary<string>): fc.Arbitrary<string> {
   return depthArb.chain((n) =>
-    fc.tuple(fc.array(level, { minLength: n - 1, maxLength: n - 1 }), fc.oneof({ arbitrary: level, weight: 3 }, { arbitrary: fc.constant('#'), weight: 1 }))
+    fc.tuple(fc.array(level, { minLength: n - 1, maxLength: n - 1 }), fc.oneof({ arbitrary: level, weight: 2 }, { arbitrary: fc.constant('#'), weight: 1 }))
       .map(([head, last]) => [...head, last].join('/')));
 }
 
@@ -113,13 +113,13 @@ const ruleArb: fc.Arbitrary<RuleSpec> = fc.record({
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   noMatch: fc.constantFrom<NoMatch>('allow', 'deny'),
-  rules: fc.array(ruleArb, { maxLength: 6 }),
+  rules: fc.array(ruleArb, { maxLength: 7 }),
   ids: fc.shuffledSubarray([...LETTERS], { minLength: 2, maxLength: 3 }),
   clientParts: fc.array(fc.record({
     version: fc.constantFrom<4 | 5>(4, 5),
     username: fc.oneof({ arbitrary: letter, weight: 6 }, { arbitrary: fc.constant(SUPERUSER), weight: 1 }),
     subs: fc.uniqueArray(fc.record({ filter: filterOf(plainLevel), qos: qosArb }), { minLength: 1, maxLength: 4, selector: (s) => s.filter }),
-    pubs: fc.array(fc.record({ topic: topicArb, qos: qosArb }), { minLength: 1, maxLength: 5 }),
+    pubs: fc.array(fc.record({ topic: topicArb, qos: qosArb }), { minLength: 1, maxLength: 6 }),
   }), { minLength: 3, maxLength: 3 }),
 }).map(({ noMatch, rules, ids, clientParts }) => ({
   noMatch,
