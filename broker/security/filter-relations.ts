@@ -11,7 +11,11 @@ export function filterContains(outer: readonly string[], inner: readonly string[
     if (o === '#') return true;
     if (i >= inner.length) return false;
     const n = inner[i]!;
-    if (n === '#') return false;
+    if (n === '#') {
+      // Below level 0, `#` also matches its parent [MQTT-4.7.1-2], which `+/#` does not; at level 0
+      // there is no parent, so `+/#` and `#` both match every topic with one level or more.
+      return i === 0 && o === '+' && outer.length === 2 && outer[1] === '#';
+    }
     if (n === '+') {
       if (o !== '+') return false;
     } else if (o !== '+' && o !== n) {

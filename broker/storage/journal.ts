@@ -20,25 +20,13 @@
 import { isCodedError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { silentLogger } from '../../common/log.js';
-import {
-  StorageError,
-  type DelayedRecord,
-  type OutboundSummary,
-  type OutboundWithMessage,
-  type SessionRecord,
-  type StorageDriver,
-  type StorageOp,
-  type StoredMessage,
-  type SubscriptionRecord,
-} from './driver.js';
-import { cloneOp, opBytes } from './clone-op.js';
+import { StorageError } from './driver.js';
 import { embeddedJournalApi, grpcJournalApi, writeOutcome, type JournalAcks, type JournalApi } from './journal-api.js';
 import { encodeLive, encodeRecords, RECORD_HEADER_BYTES } from './journal-records.js';
 import { CorruptGeneration, GenerationReplay } from './journal-replay.js';
 import { encodeBatches, encodeSnapshot } from './s3-codec.js';
-import { StorageState, type Undo } from './s3-state.js';
-import { StorageOpError } from './storage-op-error.js';
-import { validateBatch } from './validate-batch.js';
+import { StorageState } from './s3-state.js';
+import { StateBackedStorage } from './state-backed-storage.js';
 
 export interface JournalStorageOptions {
   /** Journal nodes (`host:port`); empty = a journal embedded in this process under `<dataDir>/journal`. */
@@ -62,19 +50,6 @@ export interface JournalStorageOptions {
   /** The journal to use instead of `addrs` (tests). */
   api?: JournalApi;
   log?: Logger;
-}
-
-interface ApplyTask {
-  kind: 'apply';
-  ops: StorageOp[];
-  bytes: number;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
-interface ReadTask {
-  kind: 'read';
-  run: () => void;
 }
 
 interface Rotation {
@@ -104,7 +79,7 @@ function positive(n: number, what: string): number {
   return n;
 }
 
-export class JournalStorage implements StorageDriver {
+export class JournalStorage extends StateBackedStorage {
   readonly name = 'journal';
   readonly prefix: string;
   private label: string;
@@ -117,9 +92,6 @@ export class JournalStorage implements StorageDriver {
   private readonly maxRecordBytes: number;
   private readonly timeoutMs: number;
   private readonly log: Logger;
-  private status: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
-  private closing: Promise<void> | null = null;
-  private state = new StorageState();
   private gen = 0;
   private shard = '';
   private genStartedAt = 0;
@@ -134,13 +106,11 @@ export class JournalStorage implements StorageDriver {
   private rotation: Rotation | null = null;
   /** A generation with a live marker that may exist and must be deleted before the next write. */
   private mustDelete: string | null = null;
-  private fenced: string | null = null;
-  private readonly queue: Array<ApplyTask | ReadTask> = [];
   private running = false;
-  private readonly inflight = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(opts: JournalStorageOptions) {
+    super();
     this.opts = opts;
     this.prefix = opts.shardPrefix ?? 'broker-storage';
     if (!SHARD_PREFIX.test(this.prefix)) {
@@ -167,106 +137,6 @@ export class JournalStorage implements StorageDriver {
     return `${this.label} prefix ${this.prefix}`;
   }
 
-  async open(): Promise<void> {
-    if (this.status === 'open') return;
-    if (this.status === 'opening' || this.status === 'closing') throw new StorageError(`journal storage at ${this.where}: open() while ${this.status}`);
-    this.status = 'opening';
-    try {
-      if (this.api === null) {
-        this.api =
-          this.opts.api ??
-          (this.opts.addrs.length > 0
-            ? grpcJournalApi({ addrs: this.opts.addrs, acks: this.acks, timeoutMs: this.timeoutMs })
-            : await embeddedJournalApi({ dataDir: this.opts.dataDir!, acks: this.acks, timeoutMs: this.timeoutMs, log: this.log.child('journal') }));
-        this.label = this.api.label;
-      }
-      await this.load();
-    } catch (e: unknown) {
-      this.status = 'closed';
-      await this.releaseApi();
-      if (e instanceof StorageError) throw e;
-      throw new StorageError(`cannot open journal storage at ${this.where}: ${describe(e)}`, { cause: e });
-    }
-    this.status = 'open';
-    const every = Math.min(Math.max(this.rotateAfterMs / 4, 1000), 600_000);
-    this.timer = setInterval(() => this.kick(), every);
-    this.timer.unref();
-  }
-
-  /** Waits for queued calls and a rotation in progress, then lets go of the journal. Idempotent. */
-  close(): Promise<void> {
-    if (this.closing !== null) return this.closing;
-    if (this.status !== 'open') {
-      if (this.status === 'new') this.status = 'closed';
-      return Promise.resolve();
-    }
-    this.status = 'closing';
-    this.closing = (async () => {
-      try {
-        if (this.timer !== null) clearInterval(this.timer);
-        this.timer = null;
-        while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
-      } finally {
-        await this.releaseApi();
-        this.status = 'closed';
-        this.closing = null;
-      }
-    })();
-    return this.closing;
-  }
-
-  apply(ops: readonly StorageOp[]): Promise<void> {
-    let copies: StorageOp[];
-    try {
-      this.requireOpen('apply');
-      if (this.fenced !== null) throw new StorageError(`journal storage at ${this.where}: apply() refused: ${this.fenced}`);
-      // Shapes now; the rules that depend on state when the batch's turn comes.
-      validateBatch(ops, { hasSession: () => true, hasMessage: () => true });
-      copies = ops.map(cloneOp);
-    } catch (e: unknown) {
-      return Promise.reject(e);
-    }
-    if (copies.length === 0) return Promise.resolve();
-    const p = new Promise<void>((resolve, reject) => {
-      this.queue.push({ kind: 'apply', ops: copies, bytes: copies.reduce((n, op) => n + opBytes(op), 0), resolve, reject });
-    });
-    this.kick();
-    return this.track(p);
-  }
-
-  listSessions(): Promise<SessionRecord[]> {
-    return this.read('listSessions', (s) => s.listSessions());
-  }
-
-  listSubscriptions(): Promise<SubscriptionRecord[]> {
-    return this.read('listSubscriptions', (s) => s.listSubscriptions());
-  }
-
-  listOutbound(clientId: string): Promise<OutboundWithMessage[]> {
-    return this.read('listOutbound', (s) => s.listOutbound(clientId));
-  }
-
-  outboundSummary(): Promise<Map<string, OutboundSummary>> {
-    return this.read('outboundSummary', (s) => s.outboundSummary());
-  }
-
-  listInboundQos2(clientId: string): Promise<number[]> {
-    return this.read('listInboundQos2', (s) => s.listInboundQos2(clientId));
-  }
-
-  listRetained(): Promise<StoredMessage[]> {
-    return this.read('listRetained', (s) => s.listRetained());
-  }
-
-  listDelayed(): Promise<DelayedRecord[]> {
-    return this.read('listDelayed', (s) => s.listDelayed());
-  }
-
-  /** Number of stored message bodies (introspection for the conformance suite and tests). */
-  messageBodyCount(): Promise<number> {
-    return this.read('messageBodyCount', (s) => s.bodies.size);
-  }
-
   /** The current generation and its shard, the last group's sequence (tests, metrics). */
   position(): { gen: number; shard: string; seq: number; rotating: boolean } {
     return { gen: this.gen, shard: this.shard, seq: this.seq, rotating: this.rotation !== null };
@@ -279,23 +149,35 @@ export class JournalStorage implements StorageDriver {
 
   // -------------------------------------------------------------------------------------------
 
-  private requireOpen(call: string): void {
-    if (this.status !== 'open') {
-      const why = this.status === 'new' ? 'not yet open' : this.status;
-      throw new StorageError(`journal storage at ${this.where}: ${call}() called while ${why}`);
+  protected describeError(e: unknown): string {
+    return describe(e);
+  }
+
+  protected async connect(): Promise<void> {
+    if (this.api === null) {
+      this.api =
+        this.opts.api ??
+        (this.opts.addrs.length > 0
+          ? grpcJournalApi({ addrs: this.opts.addrs, acks: this.acks, timeoutMs: this.timeoutMs })
+          : await embeddedJournalApi({ dataDir: this.opts.dataDir!, acks: this.acks, timeoutMs: this.timeoutMs, log: this.log.child('journal') }));
+      this.label = this.api.label;
     }
+    await this.load();
   }
 
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.inflight.add(p);
-    const done = (): void => {
-      this.inflight.delete(p);
-    };
-    p.then(done, done);
-    return p;
+  protected opened(): void {
+    const every = Math.min(Math.max(this.rotateAfterMs / 4, 1000), 600_000);
+    this.timer = setInterval(() => this.kick(), every);
+    this.timer.unref();
   }
 
-  private async releaseApi(): Promise<void> {
+  /** No more rotations once closing; close() then waits for the one in progress. */
+  protected override beforeDrain(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  protected async release(): Promise<void> {
     const api = this.api;
     this.api = null;
     if (api !== null && this.opts.api === undefined) await api.close().catch(() => undefined);
@@ -311,30 +193,7 @@ export class JournalStorage implements StorageDriver {
     return /^\d{10}$/.test(rest) ? Number(rest) : null;
   }
 
-  /** Reads run in queue order, never while a write is in flight (its batches may be undone). */
-  private read<T>(call: string, fn: (s: StorageState) => T): Promise<T> {
-    try {
-      this.requireOpen(call);
-    } catch (e: unknown) {
-      return Promise.reject(e);
-    }
-    const p = new Promise<T>((resolve, reject) => {
-      this.queue.push({
-        kind: 'read',
-        run: () => {
-          try {
-            resolve(fn(this.state));
-          } catch (e: unknown) {
-            reject(e);
-          }
-        },
-      });
-    });
-    this.kick();
-    return this.track(p);
-  }
-
-  private kick(): void {
+  protected kick(): void {
     if (this.running || this.api === null) return;
     this.running = true;
     void this.track(
@@ -380,25 +239,8 @@ export class JournalStorage implements StorageDriver {
   }
 
   private async writeGroup(): Promise<void> {
-    const group: ApplyTask[] = [];
-    const undos: Undo[] = [];
-    let bytes = 0;
-    while (this.queue[0]?.kind === 'apply' && (group.length === 0 || bytes + this.queue[0].bytes <= this.maxRecordBytes)) {
-      const task = this.queue.shift() as ApplyTask;
-      if (this.fenced !== null) {
-        task.reject(new StorageError(`journal storage at ${this.where}: apply() refused: ${this.fenced}`));
-        continue;
-      }
-      try {
-        undos.push(this.state.apply(task.ops));
-      } catch (e: unknown) {
-        // A batch that breaks a rule is rejected alone; the others of the group go on.
-        task.reject(e instanceof StorageOpError ? e : new StorageError(`journal storage at ${this.where}: apply() failed: ${describe(e)}`));
-        continue;
-      }
-      group.push(task);
-      bytes += task.bytes;
-    }
+    // Fenced by a failed append: the batches queued behind it must not reach the shard either.
+    const { group, undos } = this.takeGroup(this.maxRecordBytes, true);
     if (group.length === 0) return;
     const seq = this.seq + 1;
     const body = encodeBatches(seq, group.map((t) => t.ops));
@@ -411,7 +253,7 @@ export class JournalStorage implements StorageDriver {
         written++;
       }
     } catch (e: unknown) {
-      for (let i = undos.length - 1; i >= 0; i--) undos[i]!();
+      this.rollback(undos);
       // An earlier part cannot make a group: the reader drops a group without its last part.
       const last = written === records.length - 1;
       const outcome = this.fenced !== null ? 'fenced' : last ? writeOutcome(e) : 'none';

@@ -18,24 +18,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  StorageError,
-  type DelayedRecord,
-  type OutboundSummary,
-  type OutboundWithMessage,
-  type SessionRecord,
-  type StorageDriver,
-  type StorageOp,
-  type StoredMessage,
-  type SubscriptionRecord,
-} from './driver.js';
-import { cloneOp, opBytes } from './clone-op.js';
+import { StorageError } from './driver.js';
 import { decodeBatches, decodeSnapshot, encodeBatches, encodeSnapshot } from './s3-codec.js';
 import { batchKey, batchesDir, normalizePrefix, seqOf, snapshotKey, snapshotsDir, writerKey } from './s3-keys.js';
 import { minioObjectStore, type ObjectStore, type S3Endpoint } from './s3-object-store.js';
 import { StorageState, type Undo } from './s3-state.js';
-import { StorageOpError } from './storage-op-error.js';
-import { validateBatch } from './validate-batch.js';
+import { StateBackedStorage, type ApplyTask } from './state-backed-storage.js';
 
 export interface S3StorageOptions extends Partial<S3Endpoint> {
   /** Key prefix of this broker's objects (default "robustmq/storage/"); one writer per prefix. */
@@ -50,19 +38,6 @@ export interface S3StorageOptions extends Partial<S3Endpoint> {
   store?: ObjectStore;
 }
 
-interface ApplyTask {
-  kind: 'apply';
-  ops: StorageOp[];
-  bytes: number;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
-interface ReadTask {
-  kind: 'read';
-  run: () => void;
-}
-
 /** Concurrent GETs while replaying batch objects on open(). */
 const FETCH_CONCURRENCY = 8;
 
@@ -74,7 +49,7 @@ function describe(e: unknown): string {
   return text;
 }
 
-export class S3Storage implements StorageDriver {
+export class S3Storage extends StateBackedStorage {
   readonly name = 's3';
   /** host:port/bucket/prefix, used in every error message. */
   readonly label: string;
@@ -83,23 +58,17 @@ export class S3Storage implements StorageDriver {
   private readonly compactAfterBatches: number;
   private readonly compactAfterBytes: number;
   private readonly maxObjectBytes: number;
-  private status: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
-  private closing: Promise<void> | null = null;
-  private state = new StorageState();
   /** Sequence of the last batch object written (0: none yet). */
   private seq = 0;
   private snapshotSeq = 0;
   private batchesSinceSnapshot = 0;
   private bytesSinceSnapshot = 0;
-  private readonly queue: Array<ApplyTask | ReadTask> = [];
   private writing = false;
   private compaction: Promise<void> | null = null;
-  private readonly inflight = new Set<Promise<unknown>>();
   private readonly writerToken = randomBytes(16).toString('hex');
-  /** Set when another driver took over the prefix: every later apply() rejects. */
-  private fenced: string | null = null;
 
   constructor(opts: S3StorageOptions) {
+    super();
     this.prefix = normalizePrefix(opts.prefix ?? 'robustmq/storage/');
     if (opts.store !== undefined) {
       this.store = opts.store;
@@ -120,107 +89,6 @@ export class S3Storage implements StorageDriver {
     this.maxObjectBytes = positive(opts.maxObjectBytes ?? 8 * 1024 * 1024, 'maxObjectBytes');
   }
 
-  async open(): Promise<void> {
-    if (this.status === 'open') return;
-    if (this.status === 'opening' || this.status === 'closing') {
-      throw new StorageError(`s3 storage at ${this.label}: open() while ${this.status}`);
-    }
-    this.status = 'opening';
-    try {
-      await this.load();
-      await this.store.put(
-        writerKey(this.prefix),
-        Buffer.from(JSON.stringify({ token: this.writerToken, host: hostname(), pid: process.pid, openedAt: new Date().toISOString() })),
-      );
-    } catch (e: unknown) {
-      this.status = 'closed';
-      this.store.close();
-      if (e instanceof StorageError) throw e;
-      throw new StorageError(`cannot open s3 storage at ${this.label}: ${describe(e)}`, { cause: e });
-    }
-    this.status = 'open';
-    // Leftovers of a compaction that was interrupted after its snapshot was written.
-    this.compaction = this.track(
-      this.collect(this.snapshotSeq)
-        .catch(() => undefined)
-        .finally(() => {
-          this.compaction = null;
-        }),
-    );
-  }
-
-  /** Waits for queued calls and a running compaction, then releases the connection pool. Idempotent. */
-  close(): Promise<void> {
-    if (this.closing !== null) return this.closing;
-    if (this.status !== 'open') {
-      if (this.status === 'new') this.status = 'closed';
-      return Promise.resolve();
-    }
-    this.status = 'closing';
-    this.closing = (async () => {
-      try {
-        while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
-      } finally {
-        this.store.close();
-        this.status = 'closed';
-        this.closing = null;
-      }
-    })();
-    return this.closing;
-  }
-
-  apply(ops: readonly StorageOp[]): Promise<void> {
-    let copies: StorageOp[];
-    try {
-      this.requireOpen('apply');
-      if (this.fenced !== null) throw new StorageError(`s3 storage at ${this.label}: apply() refused: ${this.fenced}`);
-      // Shapes now; the rules that depend on state when the batch's turn comes.
-      validateBatch(ops, { hasSession: () => true, hasMessage: () => true });
-      copies = ops.map(cloneOp);
-    } catch (e: unknown) {
-      return Promise.reject(e);
-    }
-    if (copies.length === 0) return Promise.resolve();
-    const p = new Promise<void>((resolve, reject) => {
-      this.queue.push({ kind: 'apply', ops: copies, bytes: copies.reduce((n, op) => n + opBytes(op), 0), resolve, reject });
-    });
-    this.pump();
-    return this.track(p);
-  }
-
-  listSessions(): Promise<SessionRecord[]> {
-    return this.read('listSessions', (s) => s.listSessions());
-  }
-
-  listSubscriptions(): Promise<SubscriptionRecord[]> {
-    return this.read('listSubscriptions', (s) => s.listSubscriptions());
-  }
-
-  listOutbound(clientId: string): Promise<OutboundWithMessage[]> {
-    return this.read('listOutbound', (s) => s.listOutbound(clientId));
-  }
-
-  outboundSummary(): Promise<Map<string, OutboundSummary>> {
-    return this.read('outboundSummary', (s) => s.outboundSummary());
-  }
-
-  listInboundQos2(clientId: string): Promise<number[]> {
-    return this.read('listInboundQos2', (s) => s.listInboundQos2(clientId));
-  }
-
-  listRetained(): Promise<StoredMessage[]> {
-    return this.read('listRetained', (s) => s.listRetained());
-  }
-
-  listDelayed(): Promise<DelayedRecord[]> {
-    return this.read('listDelayed', (s) => s.listDelayed());
-  }
-
-  /** Number of stored message bodies (introspection for the conformance suite and tests). */
-  messageBodyCount(): Promise<number> {
-    return this.read('messageBodyCount', (s) => s.bodies.size);
-  }
-
   /** Sequence of the last batch object and of the newest snapshot (for tests and metrics). */
   position(): { seq: number; snapshotSeq: number } {
     return { seq: this.seq, snapshotSeq: this.snapshotSeq };
@@ -233,46 +101,38 @@ export class S3Storage implements StorageDriver {
 
   // -------------------------------------------------------------------------------------------
 
-  private requireOpen(call: string): void {
-    if (this.status !== 'open') {
-      const why = this.status === 'new' ? 'not yet open' : this.status;
-      throw new StorageError(`s3 storage at ${this.label}: ${call}() called while ${why}`);
-    }
+  protected get where(): string {
+    return this.label;
   }
 
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.inflight.add(p);
-    const done = (): void => {
-      this.inflight.delete(p);
-    };
-    p.then(done, done);
-    return p;
+  protected describeError(e: unknown): string {
+    return describe(e);
   }
 
-  /** Reads run in queue order, never while a write is in flight (its batches may be undone). */
-  private read<T>(call: string, fn: (s: StorageState) => T): Promise<T> {
-    try {
-      this.requireOpen(call);
-    } catch (e: unknown) {
-      return Promise.reject(e);
-    }
-    const p = new Promise<T>((resolve, reject) => {
-      this.queue.push({
-        kind: 'read',
-        run: () => {
-          try {
-            resolve(fn(this.state));
-          } catch (e: unknown) {
-            reject(e);
-          }
-        },
-      });
-    });
-    this.pump();
-    return this.track(p);
+  protected async connect(): Promise<void> {
+    await this.load();
+    await this.store.put(
+      writerKey(this.prefix),
+      Buffer.from(JSON.stringify({ token: this.writerToken, host: hostname(), pid: process.pid, openedAt: new Date().toISOString() })),
+    );
   }
 
-  private pump(): void {
+  protected opened(): void {
+    // Leftovers of a compaction that was interrupted after its snapshot was written.
+    this.compaction = this.track(
+      this.collect(this.snapshotSeq)
+        .catch(() => undefined)
+        .finally(() => {
+          this.compaction = null;
+        }),
+    );
+  }
+
+  protected release(): void {
+    this.store.close();
+  }
+
+  protected kick(): void {
     while (!this.writing && this.queue.length > 0) {
       const head = this.queue[0]!;
       if (head.kind === 'read') {
@@ -280,21 +140,8 @@ export class S3Storage implements StorageDriver {
         head.run();
         continue;
       }
-      const group: ApplyTask[] = [];
-      const undos: Undo[] = [];
-      let bytes = 0;
-      while (this.queue[0]?.kind === 'apply' && (group.length === 0 || bytes + this.queue[0].bytes <= this.maxObjectBytes)) {
-        const task = this.queue.shift() as ApplyTask;
-        try {
-          undos.push(this.state.apply(task.ops));
-        } catch (e: unknown) {
-          // A batch that breaks a rule is rejected alone; the others of the group go on.
-          task.reject(e instanceof StorageOpError ? e : new StorageError(`s3 storage at ${this.label}: apply() failed: ${describe(e)}`));
-          continue;
-        }
-        group.push(task);
-        bytes += task.bytes;
-      }
+      // Batches queued before a fencing are still written: only a later apply() is refused.
+      const { group, undos } = this.takeGroup(this.maxObjectBytes, false);
       if (group.length > 0) {
         this.writing = true;
         void this.write(group, undos);
@@ -311,13 +158,13 @@ export class S3Storage implements StorageDriver {
       size = body.length;
       await this.store.put(key, body);
     } catch (e: unknown) {
-      for (let i = undos.length - 1; i >= 0; i--) undos[i]!();
+      this.rollback(undos);
       const err = new StorageError(`s3 storage at ${this.label}: apply() could not write ${key}, nothing applied: ${describe(e)}`, {
         cause: e,
       });
       for (const t of group) t.reject(err);
       this.writing = false;
-      this.pump();
+      this.kick();
       return;
     }
     this.seq = seq;
@@ -327,7 +174,7 @@ export class S3Storage implements StorageDriver {
     this.writing = false;
     // Here the state is exactly "after batch object seq": the moment to take a snapshot.
     this.maybeCompact();
-    this.pump();
+    this.kick();
   }
 
   private maybeCompact(): void {

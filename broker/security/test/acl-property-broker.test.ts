@@ -67,6 +67,8 @@ interface ClientSpec {
 interface Scenario {
   noMatch: NoMatch;
   rules: RuleSpec[];
+  /** Store the rules after the clients connected: their cached decisions must follow the change. */
+  rulesAfterConnect: boolean;
   clients: ClientSpec[];
 }
 
@@ -114,6 +116,7 @@ const ruleArb: fc.Arbitrary<RuleSpec> = fc.record({
 const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   noMatch: fc.constantFrom<NoMatch>('allow', 'deny'),
   rules: fc.array(ruleArb, { maxLength: 7 }),
+  rulesAfterConnect: fc.boolean(),
   ids: fc.shuffledSubarray([...LETTERS], { minLength: 2, maxLength: 3 }),
   clientParts: fc.array(fc.record({
     version: fc.constantFrom<4 | 5>(4, 5),
@@ -121,9 +124,10 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
     subs: fc.uniqueArray(fc.record({ filter: filterOf(plainLevel), qos: qosArb }), { minLength: 1, maxLength: 4, selector: (s) => s.filter }),
     pubs: fc.array(fc.record({ topic: topicArb, qos: qosArb }), { minLength: 1, maxLength: 6 }),
   }), { minLength: 3, maxLength: 3 }),
-}).map(({ noMatch, rules, ids, clientParts }) => ({
+}).map(({ noMatch, rules, rulesAfterConnect, ids, clientParts }) => ({
   noMatch,
   rules,
+  rulesAfterConnect,
   clients: ids.map((clientId, i) => ({ clientId, ...clientParts[i]! })),
 }));
 
@@ -386,11 +390,12 @@ async function runScenario(e: Env, s: Scenario): Promise<void> {
   const live = e.brokers[s.noMatch];
   // Clients of the previous run are gone (clean sessions), so no subscription of theirs is left.
   await settle(() => live.running.broker.connections.size === 0 && live.running.broker.sessions.size === 0, 'the previous run\'s sessions to end');
-  await installRules(e, s.rules);
+  if (!s.rulesAfterConnect) await installRules(e, s.rules);
 
   const peers: Peer[] = [];
   try {
     for (const spec of s.clients) peers.push(await connectPeer(live.port, spec));
+    if (s.rulesAfterConnect) await installRules(e, s.rules);
     const idOf = (p: Peer): Identity => ({ clientId: p.spec.clientId, username: p.spec.username });
 
     // SUBSCRIBE: every random filter plus the fence filter, in one packet.

@@ -87,9 +87,43 @@ describe('filter relations', () => {
     expect(filterContains(L('a/#'), L('a'))).toBe(true);
     expect(filterContains(L('a/+'), L('a/#'))).toBe(false);
     expect(filterContains(L('#'), L('$SYS/#'))).toBe(false);
+    // "+/#" matches every topic "#" does (found by acl-property-broker.test.ts); "a/+/#" misses "a".
+    expect(filterContains(L('+/#'), L('#'))).toBe(true);
+    expect(filterContains(L('a/+/#'), L('a/#'))).toBe(false);
+    expect(filterContains(L('+/+/#'), L('#'))).toBe(false);
+    expect(filterContains(L('+'), L('#'))).toBe(false);
     expect(filtersOverlap(L('a/+/c'), L('a/b/#'))).toBe(true);
     expect(filtersOverlap(L('a/b'), L('a/b/#'))).toBe(true);
     expect(filtersOverlap(L('+/x'), L('$SYS/x'))).toBe(false);
+  });
+
+  it('agree with the sets of topics the filters match, for every pair of short filters', () => {
+    // Filters of up to three levels (then maybe "#") over a, b, $s and +; topics of up to five
+    // levels over a, b, $s and z, which no filter names: enough to tell any two such filters apart.
+    const filters = ['#'];
+    const grow = (prefix: string[]): void => {
+      if (prefix.length > 0) filters.push(prefix.join('/'), [...prefix, '#'].join('/'));
+      if (prefix.length === 3) return;
+      for (const l of ['a', 'b', '$s', '+']) if (prefix.length === 0 || l !== '$s') grow([...prefix, l]);
+    };
+    grow([]);
+    let topics = [''];
+    const universe: string[] = [];
+    for (let depth = 1; depth <= 5; depth++) {
+      topics = topics.flatMap((p) => ['a', 'b', '$s', 'z'].filter((l) => p === '' || l !== '$s').map((l) => (p === '' ? l : `${p}/${l}`)));
+      universe.push(...topics);
+    }
+    const sets = new Map(filters.map((f) => [f, universe.map((t) => levelsMatch(L(f), L(t)))]));
+    const wrong: string[] = [];
+    for (const outer of filters) {
+      for (const inner of filters) {
+        const o = sets.get(outer)!;
+        const n = sets.get(inner)!;
+        if (filterContains(L(outer), L(inner)) !== n.every((m, i) => !m || o[i])) wrong.push(`${outer} contains ${inner}`);
+        if (filtersOverlap(L(outer), L(inner)) !== n.some((m, i) => m && o[i])) wrong.push(`${outer} overlaps ${inner}`);
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 });
 
