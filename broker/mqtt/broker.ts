@@ -273,10 +273,9 @@ export class MqttBroker {
     if (s.expiryTimer) clearTimeout(s.expiryTimer);
     s.willTimer = s.expiryTimer = null;
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId);
-    for (const [raw, sub] of s.subs) {
+    for (const raw of s.subs.keys()) {
       const parsed = parseFilter(raw);
       if (typeof parsed !== 'string') this.router.removeEntry(parsed, trieKey(s, parsed));
-      void sub;
     }
     s.subs.clear();
     s.clearMessages();

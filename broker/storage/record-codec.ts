@@ -12,6 +12,7 @@ import type {
   StoredMessage,
   SubscriptionRecord,
 } from './driver.js';
+import { ByteReader } from './byte-reader.js';
 
 const FORMAT_V1 = 1;
 
@@ -80,70 +81,14 @@ class Writer {
   }
 }
 
-class Reader {
-  private pos = 0;
-
-  constructor(
-    private readonly buf: Buffer,
-    private readonly what: string,
-  ) {}
-
-  private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new CorruptValue(this.what, `truncated at byte ${this.pos}`);
-  }
-
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++]!;
-  }
-
-  u16(): number {
-    this.need(2);
-    const v = this.buf.readUInt16BE(this.pos);
-    this.pos += 2;
-    return v;
-  }
-
-  u32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32BE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  f64(): number {
-    this.need(8);
-    const v = this.buf.readDoubleBE(this.pos);
-    this.pos += 8;
-    return v;
-  }
-
-  bytes(): Buffer {
-    const len = this.u32();
-    this.need(len);
-    // A copy, so the returned Buffer does not pin the whole value read from the store.
-    const out = Buffer.from(this.buf.subarray(this.pos, this.pos + len));
-    this.pos += len;
-    return out;
-  }
-
-  str(): string {
-    const len = this.u32();
-    this.need(len);
-    const s = this.buf.toString('utf8', this.pos, this.pos + len);
-    this.pos += len;
-    return s;
+class Reader extends ByteReader {
+  constructor(buf: Buffer, what: string) {
+    super(buf, (reason) => new CorruptValue(what, reason), true);
   }
 
   format(): void {
     const f = this.u8();
-    if (f !== FORMAT_V1) throw new CorruptValue(this.what, `unknown format ${f}`);
-  }
-
-  end(): void {
-    if (this.pos !== this.buf.length) {
-      throw new CorruptValue(this.what, `${this.buf.length - this.pos} trailing bytes`);
-    }
+    if (f !== FORMAT_V1) this.fail(`unknown format ${f}`);
   }
 }
 

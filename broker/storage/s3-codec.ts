@@ -19,6 +19,7 @@ import {
   encodeSubscription,
 } from './record-codec.js';
 import type { StorageState } from './s3-state.js';
+import { ByteReader } from './byte-reader.js';
 
 const MAGIC = Buffer.from('RMQS', 'latin1');
 const FORMAT = 1;
@@ -69,49 +70,10 @@ class Writer {
   }
 }
 
-class Reader {
-  private pos = 0;
-  constructor(
-    private readonly buf: Buffer,
-    private readonly name: string,
-  ) {}
-  private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new CorruptObject(this.name, `truncated at byte ${this.pos}`);
-  }
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++]!;
-  }
-  u16(): number {
-    this.need(2);
-    const v = this.buf.readUInt16BE(this.pos);
-    this.pos += 2;
-    return v;
-  }
-  u32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32BE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  f64(): number {
-    this.need(8);
-    const v = this.buf.readDoubleBE(this.pos);
-    this.pos += 8;
-    return v;
-  }
-  bytes(): Buffer {
-    const len = this.u32();
-    this.need(len);
-    const out = this.buf.subarray(this.pos, this.pos + len);
-    this.pos += len;
-    return out;
-  }
-  str(): string {
-    return this.bytes().toString('utf8');
-  }
-  end(): void {
-    if (this.pos !== this.buf.length) throw new CorruptObject(this.name, `${this.buf.length - this.pos} trailing bytes`);
+class Reader extends ByteReader {
+  constructor(buf: Buffer, name: string) {
+    // Byte fields stay views: the whole object is decoded into state and then dropped.
+    super(buf, (reason) => new CorruptObject(name, reason), false);
   }
 }
 
