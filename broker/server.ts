@@ -89,15 +89,19 @@ async function connectPlacement(config: BrokerConfig, log: Logger, tickMs: numbe
 export async function startBroker(config: BrokerConfig, log: Logger, deps: BrokerDeps = {}): Promise<RunningBroker> {
   const s3 = config.storage.s3;
   const j = config.storage.journal;
-  const storage = createStorageDriver({
+  const storageConfig = (nodeId: number) => ({
     driver: config.storage.driver,
     dataDir: config.data_dir,
     leveldb: { sync: config.storage.leveldb.sync },
     mysql: { url: config.storage.mysql.url },
     s3: { endpoint: s3.endpoint, bucket: s3.bucket, accessKey: s3.access_key, secretKey: s3.secret_key },
     journal: { addrs: j.addrs, shardPrefix: j.shard_prefix, acks: j.acks, replicas: j.replicas },
-    nodeId: config.node_id,
+    nodeId,
   });
+  const storage = createStorageDriver(storageConfig(config.node_id));
+  // Brokers share storage when each one's state is a shard prefix of the same journal cluster:
+  // then a survivor can open a dead broker's state and adopt its sessions (broker/cluster/adoption.ts).
+  const sharedStorage = config.storage.driver === 'journal' && j.addrs.length > 0 && j.shard_prefix === '';
   await storage.open();
   const broker = new MqttBroker(mqttOptionsFrom(config), storage, log.child('mqtt'));
   const bound: BoundListener[] = [];
@@ -125,6 +129,7 @@ export async function startBroker(config: BrokerConfig, log: Logger, deps: Broke
         brokerId: config.node_id, clusterName: config.cluster_name, linkHost: config.mqtt.host, linkPort: config.grpc_port,
         advertiseHost: c.advertise_host, heartbeatTimeoutMs: c.heartbeat_timeout, maxUnackedBytes: c.max_unacked_bytes,
         takeoverTimeoutMs: c.takeover_timeout,
+        openPeerStorage: sharedStorage ? (id) => createStorageDriver(storageConfig(id)) : null,
       }, log.child('cluster'));
       bound.push({ name: 'broker-grpc', host: config.mqtt.host, port: cluster.linkPort, close: async () => undefined });
     }

@@ -191,6 +191,28 @@ export const errorCatalogue = {
     mqtt: 0xa2,
   },
 
+  // Broker cluster (broker/cluster/): a publisher sees 0x80 (v5) or a closed connection (v3).
+  BR_CLUSTER_PEER_UNREACHABLE: {
+    description: 'Another broker this one had to forward to or take a session from is dead or did not answer in time.',
+    grpc: 'UNAVAILABLE',
+    mqtt: 0x80,
+  },
+  BR_CLUSTER_PEER_STORAGE_FAILED: {
+    description: 'Another broker could not store what its persistent sessions need of a forwarded message.',
+    grpc: 'UNAVAILABLE',
+    mqtt: 0x80,
+  },
+  BR_CLUSTER_SESSION_CLAIM_FAILED: {
+    description: 'Placement did not confirm this broker as the owner of the session (other brokers kept claiming it).',
+    grpc: 'ABORTED',
+    mqtt: 0x88,
+  },
+  BR_CLUSTER_FENCED: {
+    description: 'This broker lost contact with placement for a whole heartbeat timeout and stopped serving until it is back.',
+    grpc: 'UNAVAILABLE',
+    mqtt: 0x88,
+  },
+
   // Broker admin HTTP API.
   BR_ADMIN_NOT_FOUND: {
     description: 'No admin API route (or no such object) matches the request path.',

@@ -6,6 +6,8 @@
 //           -> RemoteRoutes.match(topic) -> each matching broker once, over its PeerLink
 //   CONNECT -> placement session object (owner) -> takeover from the owner over the link
 //           -> owner := this broker (conditional put, so two brokers cannot both win)
+//   a broker dies -> one survivor adopts its sessions (adoption.ts) and publishes its wills
+//   no heartbeat confirmed for a heartbeat timeout -> fenced: clients closed, nothing acknowledged
 
 import type { Logger } from '../../common/log.js';
 import { CodedError } from '../../common/errors.js';
@@ -15,8 +17,12 @@ import type { ClusterSessions, MqttBroker } from '../mqtt/broker.js';
 import type { Connection } from '../mqtt/connection.js';
 import { routeKey, type ClusterRouting } from '../mqtt/router.js';
 import { parseFilter } from '../mqtt/topic.js';
-import type { StoredMessage } from '../storage/driver.js';
+import type { StorageDriver, StoredMessage } from '../storage/driver.js';
+import { RC } from '../mqtt/reason-codes.js';
 import { AckOrder } from './ack-order.js';
+import { Adoptions } from './adoption.js';
+import { RecentIds } from './recent-ids.js';
+import { readCustody, RESERVED_CLIENT_ID_PREFIX, setCustody } from './storage-custody.js';
 import { ClusterError } from './cluster-error.js';
 import { fromLinkMessage, toLinkMessage } from './link-codec.js';
 import { startLinkServer, type BoundLinkServer } from './link-server.js';
@@ -24,7 +30,7 @@ import { Membership } from './membership.js';
 import { PeerLink, UnreachableBatch, type PendingBatch } from './peer-link.js';
 import { RemoteRoutes } from './remote-routes.js';
 import { RoutePublisher } from './route-publisher.js';
-import { decodeSessionState, encodeSessionState } from './session-state-codec.js';
+import { decodeSessionMeta, decodeSessionState, encodeSessionMeta, encodeSessionState } from './session-state-codec.js';
 
 export interface ClusterOptions {
   brokerId: number;
@@ -37,7 +43,19 @@ export interface ClusterOptions {
   heartbeatTimeoutMs: number;
   maxUnackedBytes: number;
   takeoverTimeoutMs: number;
+  /**
+   * Opens another broker's durable state (its shard prefix in the shared journal), for adopting
+   * the sessions of a dead broker; null when brokers do not share storage.
+   */
+  openPeerStorage: ((brokerId: number) => StorageDriver) | null;
+  /** Waited after a broker's death before its state is read (default 500 ms). */
+  adoptionGraceMs?: number;
+  /** Delayed publishes of an adopted broker, to this broker's scheduler. */
+  adoptDelayed?: (records: import('../storage/driver.js').DelayedRecord[]) => void;
 }
+
+/** Forwarded message ids remembered for deduplication. */
+const RECENT_IDS = 200_000;
 
 const NO_FORWARD = Object.freeze({ brokers: 0, delegated: null });
 
@@ -54,7 +72,12 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   private readonly paused = new Set<Connection>();
   /** Sessions this broker owns in placement. */
   private readonly owned = new Set<string>();
-  readonly stats = { forwardedOut: 0, forwardedIn: 0, batchesIn: 0, takeoversIn: 0, takeoversOut: 0 };
+  /** Sessions whose placement object carries a will (so a change of it is written there). */
+  private readonly willsPlaced = new Set<string>();
+  private readonly recent = new RecentIds(RECENT_IDS);
+  private readonly adoptions: Adoptions;
+  private fenced = false;
+  readonly stats = { forwardedOut: 0, forwardedIn: 0, batchesIn: 0, takeoversIn: 0, takeoversOut: 0, duplicatesIn: 0, fences: 0 };
   private closed = false;
 
   private constructor(
@@ -66,6 +89,19 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     this.routes = new RemoteRoutes(options.brokerId);
     this.publisher = new RoutePublisher(placement, options.brokerId, log);
     this.acks = new AckOrder(broker.persister);
+    this.adoptions = new Adoptions({
+      selfId: options.brokerId, broker, placement, openPeerStorage: options.openPeerStorage,
+      isAlive: (id) => this.routes.isAlive(id), graceMs: options.adoptionGraceMs ?? 500, log,
+      adopted: (clientId) => this.owned.add(clientId),
+      adoptDelayed: (records) => {
+        if (options.adoptDelayed !== undefined) options.adoptDelayed(records);
+        else log.warn('a dead broker\'s delayed publishes cannot be taken over here', { count: records.length });
+      },
+    });
+  }
+
+  get adoptionStats(): Adoptions['stats'] {
+    return this.adoptions.stats;
   }
 
   /** Binds the link server, registers, reads routes and brokers, and attaches to the engine. */
@@ -89,6 +125,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     this.server = await startLinkServer(o.linkHost, o.linkPort, o.clusterName, {
       onBatch: (from, batch, done) => this.onBatch(from, batch, done),
       onTakeover: (from, clientId) => this.onTakeover(from, clientId),
+      onRetained: () => [...this.broker.retained.values()].map((m) => toLinkMessage(m, [], true)),
     }, this.log);
     this.membership = new Membership(this.placement, {
       brokerId: o.brokerId, address: `${o.advertiseHost}:${this.server.port}`, heartbeatTimeoutMs: o.heartbeatTimeoutMs,
@@ -96,32 +133,131 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
       brokerAlive: (id, address) => this.brokerAlive(id, address),
       brokerDead: (id) => this.brokerDead(id),
       route: (key, brokers) => this.routes.setRoute(key, brokers),
+      fenced: () => this.onFenced(),
+      rejoined: () => this.onRejoined(),
     }, this.log);
     await this.membership.start();
-    await this.adoptStoredSessions();
+    const adopted = await this.reclaimOwnState();
+    await this.adoptStoredSessions(adopted);
+    // A batch stored before a crash and resent after the restart must not be routed twice.
+    for (const s of this.broker.sessions.values()) for (const e of s.outboundEntries()) if (e.message.id !== '') this.recent.add(e.message.id);
     this.broker.router.cluster = this;
     this.broker.cluster = this;
     await this.publisher.reconcile(this.broker.router.routeKeys());
+    await this.catchUpRetained();
     this.log.info('joined the cluster', { brokerId: o.brokerId, link: this.server.port, brokers: this.routes.aliveBrokers().join(',') });
   }
 
   /**
-   * Sessions in this broker's storage (from before a restart) stay here only if placement still
-   * names this broker their owner (or nobody): a client that moved meanwhile owns its session elsewhere.
+   * With shared storage another broker may have adopted this one's sessions while it was dead:
+   * waits until such an adoption is over, then takes custody of its own state back. True when
+   * it had been adopted (every session then belongs elsewhere or ended).
    */
-  private async adoptStoredSessions(): Promise<void> {
+  private async reclaimOwnState(): Promise<boolean> {
+    if (this.options.openPeerStorage === null) return false;
+    const self = this.options.brokerId;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const c = await readCustody(this.placement, self);
+      if (c === undefined || c.state === 'self') {
+        if (c === undefined && !(await setCustody(this.placement, self, 'self', self, undefined))) continue;
+        return false;
+      }
+      if (c.state === 'adopting' && this.routes.isAlive(c.by) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (await setCustody(this.placement, self, 'self', self, c)) {
+        this.log.info('this broker\'s sessions were adopted while it was away', { by: c.by, finished: c.state === 'adopted' });
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Sessions in this broker's storage (from before a restart or a fence) stay here only if
+   * placement still names this broker their owner, or nobody and no other broker adopted them:
+   * a client that moved meanwhile owns its session elsewhere. A will another broker already
+   * published is dropped here.
+   */
+  private async adoptStoredSessions(wasAdopted: boolean): Promise<void> {
     for (const s of [...this.broker.sessions.values()]) {
       const cur = await this.placement.getObject({ case: 'session', value: { clientId: s.clientId } });
       const v = cur?.object?.object.case === 'session' ? cur.object.object.value : undefined;
-      if (v !== undefined && v.brokerId !== this.options.brokerId) {
+      if ((v !== undefined && v.brokerId !== this.options.brokerId) || (v === undefined && wasAdopted)) {
+        this.owned.delete(s.clientId);
         this.broker.exportSession(s.clientId);
         continue;
       }
       this.owned.add(s.clientId);
+      const meta = v === undefined ? undefined : decodeSessionMeta(v.data);
+      if (s.will !== null && meta !== undefined && meta.will === null) this.broker.dropWill(s.clientId);
       if (v === undefined) {
-        await this.placement.putObject({ case: 'session', value: { clientId: s.clientId, brokerId: this.options.brokerId, connected: false, lastChangeMs: Date.now() } });
+        const data = encodeSessionMeta({ will: s.will, expiryInterval: s.expiryInterval });
+        if (s.will !== null) this.willsPlaced.add(s.clientId);
+        await this.placement.putObject({ case: 'session', value: { clientId: s.clientId, brokerId: this.options.brokerId, connected: false, lastChangeMs: Date.now(), sessionExpiryS: s.expiryInterval, data } });
+      } else if (meta?.will !== null && meta !== undefined) {
+        this.willsPlaced.add(s.clientId);
       }
     }
+  }
+
+  /** Retained messages set while this broker was away: the first peer that answers has them all. */
+  private async catchUpRetained(): Promise<void> {
+    const since = Date.now();
+    for (const link of this.links.values()) {
+      let messages;
+      try {
+        messages = await link.retained(this.options.takeoverTimeoutMs);
+      } catch (err: unknown) {
+        this.log.debug('retained catch-up from a peer failed', { peer: link.peerId, error: String(err) });
+        continue;
+      }
+      const theirs = new Set<string>();
+      for (const l of messages) {
+        const m = fromLinkMessage(l);
+        theirs.add(m.topic);
+        const mine = this.broker.retained.get(m.topic);
+        if (mine === undefined || mine.createdAt <= m.createdAt) this.broker.retain({ ...m, retain: true });
+      }
+      // What the peer lacks was cleared (or expired) while this broker was away, unless it was set here since.
+      for (const m of [...this.broker.retained.values()]) {
+        if (!theirs.has(m.topic) && m.createdAt < since) this.broker.retain({ ...m, payload: Buffer.alloc(0) });
+      }
+      this.log.info('retained messages caught up', { from: link.peerId, count: messages.length });
+      return;
+    }
+  }
+
+  // ---- fencing ----
+
+  private onFenced(): void {
+    if (this.closed) return;
+    this.fenced = true;
+    this.stats.fences++;
+    this.broker.suspend(RC.USE_ANOTHER_SERVER, 'this broker lost placement; use another server');
+  }
+
+  private onRejoined(): void {
+    if (this.closed) return;
+    void (async () => {
+      for (;;) {
+        try {
+          const adopted = await this.reclaimOwnState();
+          await this.adoptStoredSessions(adopted);
+          await this.publisher.reconcile(this.broker.router.routeKeys());
+          break;
+        } catch (err: unknown) {
+          if (this.closed || this.membership?.fenced === true) return;
+          this.log.warn('rejoining the cluster failed; trying again', { error: err instanceof Error ? err.message : String(err) });
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      if (this.closed || this.membership?.fenced === true) return;
+      this.fenced = false;
+      this.broker.resume();
+      this.log.info('serving again after a fence');
+    })();
   }
 
   // ---- membership ----
@@ -143,6 +279,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   private brokerDead(id: number): void {
     if (id === this.options.brokerId) return;
     this.routes.setAlive(id, false);
+    this.adoptions.brokerDied(id);
     const link = this.links.get(id);
     if (link === undefined) return;
     this.links.delete(id);
@@ -234,19 +371,39 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   // ---- acknowledgements (ClusterSessions) ----
 
   afterRouted(conn: Connection, cb: (err: Error | null) => void): void {
-    const waits = this.lastWaits;
+    let waits = this.lastWaits;
     this.lastWaits = null;
+    if (this.fenced) (waits ??= []).push(new UnreachableBatch(new ClusterError('FENCED', 'this broker lost placement')));
     this.acks.after(conn, waits, cb);
   }
 
   // ---- the link server's side ----
 
   private onBatch(from: number, batch: ForwardBatch, done: (err: Error | null) => void): void {
+    if (this.fenced) {
+      done(new ClusterError('FENCED', `broker ${this.options.brokerId} lost placement`));
+      return;
+    }
     this.stats.batchesIn++;
     const router = this.broker.router;
-    for (const l of batch.messages) this.deliver(l, router);
+    let fresh: string[] | null = null;
+    for (const l of batch.messages) {
+      if (l.id !== '' && !l.retainOnly) {
+        if (this.recent.has(l.id)) {
+          this.stats.duplicatesIn++;
+          continue;
+        }
+        this.recent.add(l.id);
+        (fresh ??= []).push(l.id);
+      }
+      this.deliver(l, router);
+    }
     void from;
-    this.broker.persister.after(done);
+    this.broker.persister.after((err) => {
+      // Not stored: the resend must be routed.
+      if (err !== null && fresh !== null) for (const id of fresh) this.recent.delete(id);
+      done(err);
+    });
   }
 
   private deliver(l: LinkMessage, router: MqttBroker['router']): void {
@@ -260,7 +417,9 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   }
 
   private onTakeover(from: number, clientId: string): Uint8Array | undefined {
+    if (this.fenced) throw new ClusterError('FENCED', `broker ${this.options.brokerId} lost placement`);
     this.stats.takeoversOut++;
+    this.willsPlaced.delete(clientId);
     this.owned.delete(clientId);
     const state = this.broker.exportSession(clientId);
     this.log.info('session handed over', { clientId, to: from, found: state !== undefined });
@@ -269,8 +428,13 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
 
   // ---- sessions (ClusterSessions) ----
 
-  async claimSession(clientId: string): Promise<void> {
+  async claimSession(clientId: string, conn: Connection): Promise<void> {
+    if (clientId.startsWith(RESERVED_CLIENT_ID_PREFIX)) {
+      throw new CodedError('BR_CLIENT_ID_INVALID', `client ids starting with ${RESERVED_CLIENT_ID_PREFIX} are reserved for the cluster`);
+    }
+    if (this.fenced) throw new ClusterError('FENCED', `broker ${this.options.brokerId} lost placement`);
     const self = this.options.brokerId;
+    const deadline = Date.now() + this.options.takeoverTimeoutMs + this.options.heartbeatTimeoutMs + (this.options.adoptionGraceMs ?? 500);
     for (let attempt = 0; attempt < 5; attempt++) {
       const cur = await this.placement.getObject({ case: 'session', value: { clientId } });
       const owner = cur?.object?.object.case === 'session' ? cur.object.object.value.brokerId : undefined;
@@ -280,17 +444,32 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
           const bytes = await link.takeover(clientId, this.options.takeoverTimeoutMs);
           this.stats.takeoversIn++;
           if (bytes !== undefined) this.broker.importSession(decodeSessionState(bytes));
+        } else if (this.adoptions.sharedStorage && Date.now() < deadline) {
+          // The owner is dead: a survivor is adopting its sessions (this one, perhaps); once it
+          // owns this session the client gets it from there.
+          await new Promise((r) => setTimeout(r, 100));
+          attempt--;
+          continue;
         } else {
-          // The owner is dead: its state stays in its own storage (see README, "Known gaps").
+          // The owner is dead and its state is in its own storage: it keeps it until it is back.
           this.log.warn('session owner is not alive; starting from what this broker holds', { clientId, owner });
         }
       }
+      const will = conn.will;
       try {
         await this.placement.putObject(
-          { case: 'session', value: { clientId, brokerId: self, connected: true, lastChangeMs: Date.now() } },
+          {
+            case: 'session',
+            value: {
+              clientId, brokerId: self, connected: true, lastChangeMs: Date.now(), sessionExpiryS: conn.connectExpiryInterval,
+              data: will === null ? new Uint8Array() : encodeSessionMeta({ will, expiryInterval: conn.connectExpiryInterval }),
+            },
+          },
           { expectedModIndex: cur?.modIndex ?? 0 },
         );
         this.owned.add(clientId);
+        if (will !== null) this.willsPlaced.add(clientId);
+        else this.willsPlaced.delete(clientId);
         return;
       } catch (err: unknown) {
         if (err instanceof CodedError && (err.code === 'PC_CONFLICT' || err.code === 'PC_ALREADY_EXISTS')) continue;
@@ -300,7 +479,37 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     throw new ClusterError('SESSION_CLAIM_FAILED', `session ${clientId}: other brokers kept claiming it`);
   }
 
+  sessionDetached(clientId: string, willPending: boolean): void {
+    if (!this.willsPlaced.has(clientId) || this.closed) return;
+    // The will is still wanted (its delay runs) or no longer (normal DISCONNECT): placement's copy says so.
+    this.updateWill(clientId, willPending);
+  }
+
+  willFired(clientId: string): void {
+    if (!this.willsPlaced.has(clientId) || this.closed) return;
+    this.updateWill(clientId, false);
+  }
+
+  /** Rewrites the owner object's will part, if this broker still owns the session. */
+  private updateWill(clientId: string, keep: boolean): void {
+    if (!keep) this.willsPlaced.delete(clientId);
+    void (async () => {
+      const cur = await this.placement.getObject({ case: 'session', value: { clientId } });
+      if (cur?.object?.object.case !== 'session') return;
+      const v = cur.object.object.value;
+      if (v.brokerId !== this.options.brokerId) return;
+      const meta = decodeSessionMeta(v.data);
+      if (meta === undefined) return;
+      const data = encodeSessionMeta({ will: keep ? meta.will : null, expiryInterval: meta.expiryInterval });
+      await this.placement.putObject(
+        { case: 'session', value: { clientId, brokerId: v.brokerId, connected: false, lastChangeMs: Date.now(), sessionExpiryS: v.sessionExpiryS, data } },
+        { expectedModIndex: cur.modIndex },
+      );
+    })().catch((err: unknown) => this.log.debug('could not update the will in placement', { clientId, error: String(err) }));
+  }
+
   sessionEnded(clientId: string): void {
+    this.willsPlaced.delete(clientId);
     if (!this.owned.delete(clientId) || this.closed) return;
     this.placement.deleteObject({ case: 'session', value: { clientId } }).catch((err: unknown) => {
       this.log.debug('could not drop the session owner record', { clientId, error: String(err) });
@@ -311,6 +520,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.adoptions.close();
     if (this.broker.router.cluster === this) this.broker.router.cluster = null;
     if (this.broker.cluster === this) this.broker.cluster = null;
     // Routes of sessions that end with this process go now; persistent sessions keep theirs (the

@@ -1,6 +1,7 @@
-// Failures of the cluster layer that reach a caller (a publisher's acknowledgement, a CONNECT).
-// Kept here rather than in common/errors.ts's catalogue because they never cross a process
-// boundary as codes: a publisher sees 0x80 (v5) or a closed connection (v3), a CONNECT 0x88.
+// Failures of the cluster layer that reach a caller (a publisher's acknowledgement, a CONNECT),
+// as codes of the catalogue in common/errors.ts (BR_CLUSTER_*), without the prefix here.
+
+import { CodedError } from '../../common/errors.js';
 
 export type ClusterErrorCode =
   /** The peer broker is dead or did not answer in time. */
@@ -8,11 +9,15 @@ export type ClusterErrorCode =
   /** The peer's storage failed while it routed a forwarded batch. */
   | 'PEER_STORAGE_FAILED'
   /** Placement did not confirm this broker as the session's owner. */
-  | 'SESSION_CLAIM_FAILED';
+  | 'SESSION_CLAIM_FAILED'
+  /** This broker lost placement for a whole heartbeat timeout. */
+  | 'FENCED';
 
-export class ClusterError extends Error {
-  constructor(readonly code: ClusterErrorCode, message: string) {
-    super(message);
+export class ClusterError extends CodedError {
+  readonly clusterCode: ClusterErrorCode;
+  constructor(code: ClusterErrorCode, message: string) {
+    super(`BR_CLUSTER_${code}`, message);
+    this.clusterCode = code;
     this.name = 'ClusterError';
   }
 }

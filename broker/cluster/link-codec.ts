@@ -18,14 +18,15 @@ export function toLinkMessage(m: StoredMessage, sharedGroups: string[], retainOn
     origin: m.origin ?? '',
     sharedGroups,
     retainOnly,
+    id: m.id,
   });
 }
 
-/** The message as the receiving broker keeps it; `id` is empty until its storage needs one. */
+/** The message as the receiving broker keeps it, under the id the publishing broker gave it (if any). */
 export function fromLinkMessage(l: LinkMessage): StoredMessage {
   const payload = Buffer.from(l.payload.buffer, l.payload.byteOffset, l.payload.byteLength);
   return {
-    id: '', topic: l.topic, payload, qos: (l.qos > 2 ? 2 : l.qos) as QoS, retain: l.retain,
+    id: l.id, topic: l.topic, payload, qos: (l.qos > 2 ? 2 : l.qos) as QoS, retain: l.retain,
     properties: l.properties === '' ? undefined : decodeProperties(l.properties),
     createdAt: l.createdAtMs, expiresAt: l.expiresAtMs === 0 ? undefined : l.expiresAtMs,
     origin: l.origin === '' ? undefined : l.origin,

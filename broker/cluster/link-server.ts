@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import { grpcServiceDefinition } from '../../proto/grpc.js';
-import { BrokerLink, LinkFrameSchema, type ForwardBatch, type LinkFrame } from '../../proto/gen/broker_pb.js';
+import { BrokerLink, LinkFrameSchema, type ForwardBatch, type LinkFrame, type LinkMessage } from '../../proto/gen/broker_pb.js';
 import type { Logger } from '../../common/log.js';
 
 export interface LinkHandlers {
@@ -14,6 +14,8 @@ export interface LinkHandlers {
   onBatch(from: number, batch: ForwardBatch, done: (err: Error | null) => void): void;
   /** Hands the session over; undefined when this broker does not hold it. */
   onTakeover(from: number, clientId: string): Uint8Array | undefined;
+  /** Every retained message this broker holds, for a broker catching up. */
+  onRetained(from: number): LinkMessage[];
 }
 
 export interface BoundLinkServer {
@@ -65,6 +67,12 @@ export async function startLinkServer(host: string, port: number, clusterName: s
             reply(create(LinkFrameSchema, {
               frame: { case: 'takeoverResult', value: { requestId, found: state !== undefined, state: state ?? new Uint8Array(), error } },
             }));
+            return;
+          }
+          case 'retained': {
+            if (from === 0) return;
+            const { requestId } = f.frame.value;
+            reply(create(LinkFrameSchema, { frame: { case: 'retainedResult', value: { requestId, messages: handlers.onRetained(from) } } }));
             return;
           }
           default:

@@ -17,6 +17,13 @@ export interface MembershipEvents {
   brokerDead(id: number): void;
   /** The brokers holding `routeKey` (empty: none). */
   route(routeKey: string, brokers: number[]): void;
+  /**
+   * No heartbeat confirmed for a whole heartbeat timeout: placement may already count this broker
+   * dead and another broker may be taking its sessions over, so this one must stop serving.
+   */
+  fenced(): void;
+  /** A heartbeat (or a new registration) went through again after `fenced`. */
+  rejoined(): void;
 }
 
 export interface MembershipOptions {
@@ -32,6 +39,10 @@ export class Membership {
   private watch: PlacementWatch | null = null;
   private closed = false;
   private watching: Promise<void> | null = null;
+  /** When the last heartbeat placement confirmed was sent: the liveness placement last saw. */
+  private confirmedAt = 0;
+  private fenceTimer: NodeJS.Timeout | null = null;
+  fenced = false;
 
   constructor(
     private readonly placement: PlacementClient,
@@ -45,23 +56,50 @@ export class Membership {
     await this.register();
     const ready = this.startWatch();
     this.scheduleHeartbeat();
+    this.fenceTimer = setInterval(() => this.checkFence(), Math.max(25, Math.floor(this.options.heartbeatTimeoutMs / 8)));
+    this.fenceTimer.unref();
     await ready;
+  }
+
+  /**
+   * Placement counts a broker dead `heartbeatTimeoutMs` after the last heartbeat it received;
+   * counting from when the last confirmed heartbeat was *sent* makes this broker fence itself no
+   * later than that (the adopting broker waits a grace period on top for clock-rate drift).
+   */
+  private checkFence(): void {
+    if (this.closed || this.fenced) return;
+    if (Date.now() - this.confirmedAt <= this.options.heartbeatTimeoutMs) return;
+    this.fenced = true;
+    this.log.warn('no heartbeat confirmed by placement for a whole heartbeat timeout: fencing this broker', { timeoutMs: this.options.heartbeatTimeoutMs });
+    this.events.fenced();
+  }
+
+  private confirmed(sentAt: number): void {
+    if (sentAt > this.confirmedAt) this.confirmedAt = sentAt;
+    if (this.fenced && Date.now() - this.confirmedAt <= this.options.heartbeatTimeoutMs) {
+      this.fenced = false;
+      this.log.info('placement confirms this broker again');
+      this.events.rejoined();
+    }
   }
 
   async close(unregister: boolean): Promise<void> {
     this.closed = true;
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    if (this.fenceTimer) clearInterval(this.fenceTimer);
     this.watch?.close();
     await this.watching?.catch(() => undefined);
     if (unregister) await this.placement.unregisterNode(NodeKind.BROKER, this.options.brokerId).catch(() => undefined);
   }
 
   private async register(): Promise<void> {
+    const sentAt = Date.now();
     const r = await this.placement.registerNode({
       kind: NodeKind.BROKER, nodeId: this.options.brokerId, address: this.options.address,
       heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
     });
     this.incarnation = r.node?.incarnation ?? 0;
+    this.confirmed(sentAt);
   }
 
   private scheduleHeartbeat(): void {
@@ -71,8 +109,10 @@ export class Membership {
   }
 
   private async beat(): Promise<void> {
+    const sentAt = Date.now();
     try {
       await this.placement.heartbeat(NodeKind.BROKER, this.options.brokerId, this.incarnation);
+      this.confirmed(sentAt);
     } catch (err: unknown) {
       if (this.closed) return;
       if (err instanceof CodedError && err.code === 'PC_NODE_NOT_REGISTERED') {

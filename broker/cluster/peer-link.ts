@@ -66,6 +66,7 @@ export class PeerLink {
   private nextSeq = 1;
   private nextRequest = 1;
   private readonly takeovers = new Map<number, { resolve(state: Uint8Array | undefined): void; reject(err: Error): void; timer: NodeJS.Timeout }>();
+  private readonly retainedAsks = new Map<number, { resolve(messages: LinkMessage[]): void; reject(err: Error): void; timer: NodeJS.Timeout }>();
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   address: string;
@@ -109,6 +110,19 @@ export class PeerLink {
     });
   }
 
+  /** Asks the peer for every retained message it holds. */
+  retained(timeoutMs: number): Promise<LinkMessage[]> {
+    const requestId = this.nextRequest++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.retainedAsks.delete(requestId);
+        reject(new ClusterError('PEER_UNREACHABLE', `broker ${this.opts.peerId} did not send its retained messages within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.retainedAsks.set(requestId, { resolve, reject, timer });
+      this.write(create(LinkFrameSchema, { frame: { case: 'retained', value: { requestId } } }));
+    });
+  }
+
   /** The peer moved (new address): dial there and resend what is unacknowledged. */
   retarget(address: string): void {
     if (address === this.address) return;
@@ -133,11 +147,12 @@ export class PeerLink {
     for (const b of this.unacked.values()) for (const w of b.waiters) w(err);
     this.unacked.clear();
     this.unackedBytes = 0;
-    for (const t of this.takeovers.values()) {
+    for (const t of [...this.takeovers.values(), ...this.retainedAsks.values()]) {
       clearTimeout(t.timer);
       t.reject(err);
     }
     this.takeovers.clear();
+    this.retainedAsks.clear();
     this.stream?.cancel();
     this.stream = null;
     this.client.close();
@@ -208,6 +223,15 @@ export class PeerLink {
         clearTimeout(t.timer);
         if (r.error !== '') t.reject(new ClusterError('PEER_UNREACHABLE', `broker ${this.opts.peerId}: ${r.error}`));
         else t.resolve(r.found ? r.state : undefined);
+        return;
+      }
+      case 'retainedResult': {
+        const r = f.frame.value;
+        const t = this.retainedAsks.get(r.requestId);
+        if (t === undefined) return;
+        this.retainedAsks.delete(r.requestId);
+        clearTimeout(t.timer);
+        t.resolve(r.messages);
         return;
       }
       default:

@@ -69,3 +69,28 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
     nextSeq: o.nextSeq,
   };
 }
+
+/** What placement's session object carries for other brokers (`data`): the will, so a survivor can publish it. */
+export interface SessionMeta {
+  will: WillRecord | null;
+  expiryInterval: number;
+}
+
+export function encodeSessionMeta(m: SessionMeta): Uint8Array {
+  return Buffer.from(JSON.stringify({ will: willOut(m.will), expiryInterval: m.expiryInterval }));
+}
+
+/** Undefined for an empty or unreadable `data` (an object written by an older broker, say). */
+export function decodeSessionMeta(bytes: Uint8Array): SessionMeta | undefined {
+  if (bytes.byteLength === 0) return undefined;
+  try {
+    const o = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as {
+      will: { message: WireMessage; delayInterval: number } | null;
+      expiryInterval: number;
+    };
+    const w = o.will;
+    return { will: w === null ? null : { message: messageIn(w.message), delayInterval: w.delayInterval }, expiryInterval: o.expiryInterval };
+  } catch {
+    return undefined;
+  }
+}

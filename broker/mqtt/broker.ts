@@ -5,6 +5,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../../common/log.js';
 import type { MessageProperties, QoS, SessionRecord, StorageDriver, StoredMessage, SubscriptionRecord } from '../storage/driver.js';
 import { Connection, type ConnectionInfo } from './connection.js';
+import { DelayedPublisher } from './delayed.js';
+import { exclusiveHolds, LocalExclusiveLocks, releaseExclusive, type ExclusiveLocks } from './exclusive.js';
 import type { MqttOptions } from './options.js';
 import { Persister } from './persister.js';
 import type { CachedEncodings } from './publish-cache.js';
@@ -44,9 +46,13 @@ export interface ClusterSessions {
    * (and its state) over from the broker that holds it, whose connection is closed with 0x8E.
    * Resolves when openSession may run; rejects when placement or the owner cannot be reached.
    */
-  claimSession(clientId: string): Promise<void>;
+  claimSession(clientId: string, conn: Connection): Promise<void>;
   /** The session is over on this broker (ended, not handed over). */
   sessionEnded(clientId: string): void;
+  /** A persistent session lost its connection; `willPending`: its will goes out after the will delay. */
+  sessionDetached(clientId: string, willPending: boolean): void;
+  /** The session's will went out (or was dropped): nobody else may publish it. */
+  willFired(clientId: string): void;
   /**
    * Runs `cb` once what the last routed PUBLISH of `conn` needs is durable here and on every
    * remote broker it was forwarded to; callbacks of one connection run in call order.
@@ -80,10 +86,19 @@ export class MqttBroker {
   currentPublisher: Connection | null = null;
   /** Set by broker/cluster/ when this broker is one of several; null when standalone. */
   cluster: ClusterSessions | null = null;
+  /** `$delayed/{seconds}/{topic}` publishes waiting to fire (broker/mqtt/delayed.ts). */
+  readonly delayed = new DelayedPublisher(this);
+  /** Who holds each `$exclusive/` filter; broker/cluster/ replaces it with cluster-wide locks. */
+  exclusive: ExclusiveLocks = new LocalExclusiveLocks();
   private sweepTimer: NodeJS.Timeout | null = null;
   private messageCounter = 0;
   private readonly idPrefix: string;
   private closing = false;
+  /**
+   * Set by broker/cluster/ while this broker is fenced off the cluster: new connections are
+   * refused and wills wait (another broker may be publishing them); see resume().
+   */
+  private suspended = false;
 
   constructor(
     readonly options: MqttOptions,
@@ -132,13 +147,17 @@ export class MqttBroker {
       if (s.will !== null) this.scheduleWill(s);
       this.scheduleExpiry(s);
     }
+    for (const h of exclusiveHolds(this.sessions.values())) {
+      if (!(await this.exclusive.acquire(h.filter, h.clientId))) this.log.warn('exclusive subscription held by another session', { ...h });
+    }
+    this.delayed.load(await storage.listDelayed());
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
     this.sweepTimer.unref();
     this.log.info('broker state loaded', { sessions: this.sessions.size, retained: this.retained.size, storage: storage.name });
   }
 
   accept(stream: Duplex, info: ConnectionInfo): Connection | null {
-    if (this.closing) {
+    if (this.closing || this.suspended) {
       stream.destroy();
       return null;
     }
@@ -152,6 +171,7 @@ export class MqttBroker {
     if (this.closing) return;
     this.closing = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.delayed.close();
     for (const conn of [...this.connections]) {
       // The will stays with the session: the client did not go away, the server did.
       conn.willDiscarded = true;
@@ -263,6 +283,7 @@ export class MqttBroker {
       return;
     }
     this.persister.add({ op: 'session.put', session: s.record() });
+    this.cluster?.sessionDetached(s.clientId, s.will !== null);
     if (s.will !== null) this.scheduleWill(s);
     this.scheduleExpiry(s);
   }
@@ -276,6 +297,7 @@ export class MqttBroker {
     for (const raw of s.subs.keys()) {
       const parsed = parseFilter(raw);
       if (typeof parsed !== 'string') this.router.removeEntry(parsed, trieKey(s, parsed));
+      releaseExclusive(this.exclusive, raw, s.clientId);
     }
     s.subs.clear();
     s.clearMessages();
@@ -358,6 +380,48 @@ export class MqttBroker {
     }
   }
 
+  /**
+   * Installs the session of a broker that died (broker/cluster/ adopts it from that broker's
+   * storage): like importSession, and since no connection holds it, its will and expiry run here.
+   */
+  adoptSession(state: SessionState): void {
+    this.importSession(state);
+    const s = this.sessions.get(state.record.clientId)!;
+    if (this.expired(s, Date.now())) {
+      this.endSession(s);
+      return;
+    }
+    if (s.will !== null) this.scheduleWill(s);
+    this.scheduleExpiry(s);
+  }
+
+  /**
+   * Fenced (broker/cluster/): every connection is closed with `reason` and no new one is taken;
+   * wills stay pending. resume() takes connections again and re-arms the wills still pending.
+   */
+  suspend(reason: number, why: string): void {
+    this.suspended = true;
+    for (const conn of [...this.connections]) conn.disconnect(reason, why);
+  }
+
+  resume(): void {
+    if (!this.suspended) return;
+    this.suspended = false;
+    for (const s of this.sessions.values()) {
+      if (s.conn === null && s.will !== null && s.willTimer === null) this.scheduleWill(s);
+    }
+  }
+
+  /** Forgets a session's pending will: another broker already published it. */
+  dropWill(clientId: string): void {
+    const s = this.sessions.get(clientId);
+    if (s === undefined || s.will === null) return;
+    s.will = null;
+    if (s.willTimer) clearTimeout(s.willTimer);
+    s.willTimer = null;
+    if (s.stored) this.persister.add({ op: 'session.put', session: s.record() });
+  }
+
   /** The acknowledgement of a routed PUBLISH waits for this (and for remote brokers in a cluster). */
   afterRouted(conn: Connection, cb: (err: Error | null) => void): void {
     if (this.cluster === null) this.persister.after(cb);
@@ -381,9 +445,10 @@ export class MqttBroker {
   /** Publishes the will as a fresh message [MQTT-3.1.2-8]. */
   private fireWill(s: Session): void {
     const will = s.will;
-    if (will === null) return;
+    if (will === null || this.suspended) return;
     s.will = null;
     if (s.stored) this.persister.add({ op: 'session.put', session: s.record() });
+    this.cluster?.willFired(s.clientId);
     const w = will.message;
     const m = this.makeMessage(w.topic, w.payload, w.qos, w.retain, w.properties, w.origin);
     this.log.debug('publishing will', { clientId: s.clientId, topic: w.topic });
@@ -420,6 +485,7 @@ export class MqttBroker {
 
   unsubscribe(s: Session, filter: string): boolean {
     if (!s.subs.delete(filter)) return false;
+    releaseExclusive(this.exclusive, filter, s.clientId);
     const parsed = parseFilter(filter);
     if (typeof parsed !== 'string') this.router.removeEntry(parsed, trieKey(s, parsed));
     if (s.persistent) this.persister.add({ op: 'sub.delete', clientId: s.clientId, filter });
@@ -479,6 +545,8 @@ export class MqttBroker {
 }
 
 function trieKey(s: Session, parsed: ParsedFilter): string {
+  // An exclusive subscription and a plain one to the same filter are two entries of the session.
+  if (parsed.exclusive) return `\u0000${s.clientId}`;
   return parsed.group === undefined ? s.clientId : `${parsed.group}\u0000${s.clientId}`;
 }
 

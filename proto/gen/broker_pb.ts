@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file broker.proto.
  */
 export const file_broker: GenFile = /*@__PURE__*/
-  fileDesc("Cgxicm9rZXIucHJvdG8SEnJvYnVzdG1xLmJyb2tlci52MSLIAQoLTGlua01lc3NhZ2USDQoFdG9waWMYASABKAkSDwoHcGF5bG9hZBgCIAEoDBILCgNxb3MYAyABKA0SDgoGcmV0YWluGAQgASgIEhIKCnByb3BlcnRpZXMYBSABKAkSFQoNY3JlYXRlZF9hdF9tcxgGIAEoARIVCg1leHBpcmVzX2F0X21zGAcgASgBEg4KBm9yaWdpbhgIIAEoCRIVCg1zaGFyZWRfZ3JvdXBzGAkgAygJEhMKC3JldGFpbl9vbmx5GAogASgIIjAKBUhlbGxvEhEKCWJyb2tlcl9pZBgBIAEoARIUCgxjbHVzdGVyX25hbWUYAiABKAkiTgoMRm9yd2FyZEJhdGNoEgsKA3NlcRgBIAEoARIxCghtZXNzYWdlcxgCIAMoCzIfLnJvYnVzdG1xLmJyb2tlci52MS5MaW5rTWVzc2FnZSIoCgpGb3J3YXJkQWNrEgsKA3NlcRgBIAEoARINCgVlcnJvchgCIAEoCSI4Cg9UYWtlb3ZlclJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoARIRCgljbGllbnRfaWQYAiABKAkiUwoQVGFrZW92ZXJSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgBEg0KBWZvdW5kGAIgASgIEg0KBXN0YXRlGAMgASgMEg0KBWVycm9yGAQgASgJIpwCCglMaW5rRnJhbWUSKgoFaGVsbG8YASABKAsyGS5yb2J1c3RtcS5icm9rZXIudjEuSGVsbG9IABIxCgViYXRjaBgCIAEoCzIgLnJvYnVzdG1xLmJyb2tlci52MS5Gb3J3YXJkQmF0Y2hIABItCgNhY2sYAyABKAsyHi5yb2J1c3RtcS5icm9rZXIudjEuRm9yd2FyZEFja0gAEjcKCHRha2VvdmVyGAQgASgLMiMucm9idXN0bXEuYnJva2VyLnYxLlRha2VvdmVyUmVxdWVzdEgAEj8KD3Rha2VvdmVyX3Jlc3VsdBgFIAEoCzIkLnJvYnVzdG1xLmJyb2tlci52MS5UYWtlb3ZlclJlc3BvbnNlSABCBwoFZnJhbWUyVgoKQnJva2VyTGluaxJICgRMaW5rEh0ucm9idXN0bXEuYnJva2VyLnYxLkxpbmtGcmFtZRodLnJvYnVzdG1xLmJyb2tlci52MS5MaW5rRnJhbWUoATABYgZwcm90bzM");
+  fileDesc("Cgxicm9rZXIucHJvdG8SEnJvYnVzdG1xLmJyb2tlci52MSLUAQoLTGlua01lc3NhZ2USDQoFdG9waWMYASABKAkSDwoHcGF5bG9hZBgCIAEoDBILCgNxb3MYAyABKA0SDgoGcmV0YWluGAQgASgIEhIKCnByb3BlcnRpZXMYBSABKAkSFQoNY3JlYXRlZF9hdF9tcxgGIAEoARIVCg1leHBpcmVzX2F0X21zGAcgASgBEg4KBm9yaWdpbhgIIAEoCRIVCg1zaGFyZWRfZ3JvdXBzGAkgAygJEhMKC3JldGFpbl9vbmx5GAogASgIEgoKAmlkGAsgASgJIjAKBUhlbGxvEhEKCWJyb2tlcl9pZBgBIAEoARIUCgxjbHVzdGVyX25hbWUYAiABKAkiTgoMRm9yd2FyZEJhdGNoEgsKA3NlcRgBIAEoARIxCghtZXNzYWdlcxgCIAMoCzIfLnJvYnVzdG1xLmJyb2tlci52MS5MaW5rTWVzc2FnZSIoCgpGb3J3YXJkQWNrEgsKA3NlcRgBIAEoARINCgVlcnJvchgCIAEoCSI4Cg9UYWtlb3ZlclJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoARIRCgljbGllbnRfaWQYAiABKAkiUwoQVGFrZW92ZXJSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgBEg0KBWZvdW5kGAIgASgIEg0KBXN0YXRlGAMgASgMEg0KBWVycm9yGAQgASgJIiUKD1JldGFpbmVkUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgBIlkKEFJldGFpbmVkUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoARIxCghtZXNzYWdlcxgCIAMoCzIfLnJvYnVzdG1xLmJyb2tlci52MS5MaW5rTWVzc2FnZSKWAwoJTGlua0ZyYW1lEioKBWhlbGxvGAEgASgLMhkucm9idXN0bXEuYnJva2VyLnYxLkhlbGxvSAASMQoFYmF0Y2gYAiABKAsyIC5yb2J1c3RtcS5icm9rZXIudjEuRm9yd2FyZEJhdGNoSAASLQoDYWNrGAMgASgLMh4ucm9idXN0bXEuYnJva2VyLnYxLkZvcndhcmRBY2tIABI3Cgh0YWtlb3ZlchgEIAEoCzIjLnJvYnVzdG1xLmJyb2tlci52MS5UYWtlb3ZlclJlcXVlc3RIABI/Cg90YWtlb3Zlcl9yZXN1bHQYBSABKAsyJC5yb2J1c3RtcS5icm9rZXIudjEuVGFrZW92ZXJSZXNwb25zZUgAEjcKCHJldGFpbmVkGAYgASgLMiMucm9idXN0bXEuYnJva2VyLnYxLlJldGFpbmVkUmVxdWVzdEgAEj8KD3JldGFpbmVkX3Jlc3VsdBgHIAEoCzIkLnJvYnVzdG1xLmJyb2tlci52MS5SZXRhaW5lZFJlc3BvbnNlSABCBwoFZnJhbWUyVgoKQnJva2VyTGluaxJICgRMaW5rEh0ucm9idXN0bXEuYnJva2VyLnYxLkxpbmtGcmFtZRodLnJvYnVzdG1xLmJyb2tlci52MS5MaW5rRnJhbWUoATABYgZwcm90bzM");
 
 /**
  * One application message as the publishing broker routed it.
@@ -84,6 +84,14 @@ export type LinkMessage = Message<"robustmq.broker.v1.LinkMessage"> & {
    * @generated from field: bool retain_only = 10;
    */
   retainOnly: boolean;
+
+  /**
+   * The id the publishing broker gave the message (cluster-unique). A receiver that already
+   * routed it (a batch resent after a broken link or a restart) routes it again nowhere.
+   *
+   * @generated from field: string id = 11;
+   */
+  id: string;
 };
 
 /**
@@ -224,6 +232,48 @@ export const TakeoverResponseSchema: GenMessage<TakeoverResponse> = /*@__PURE__*
   messageDesc(file_broker, 5);
 
 /**
+ * "Send me every retained message you hold": a broker that joins (or comes back) catches up on
+ * what was retained while it was away.
+ *
+ * @generated from message robustmq.broker.v1.RetainedRequest
+ */
+export type RetainedRequest = Message<"robustmq.broker.v1.RetainedRequest"> & {
+  /**
+   * @generated from field: double request_id = 1;
+   */
+  requestId: number;
+};
+
+/**
+ * Describes the message robustmq.broker.v1.RetainedRequest.
+ * Use `create(RetainedRequestSchema)` to create a new message.
+ */
+export const RetainedRequestSchema: GenMessage<RetainedRequest> = /*@__PURE__*/
+  messageDesc(file_broker, 6);
+
+/**
+ * @generated from message robustmq.broker.v1.RetainedResponse
+ */
+export type RetainedResponse = Message<"robustmq.broker.v1.RetainedResponse"> & {
+  /**
+   * @generated from field: double request_id = 1;
+   */
+  requestId: number;
+
+  /**
+   * @generated from field: repeated robustmq.broker.v1.LinkMessage messages = 2;
+   */
+  messages: LinkMessage[];
+};
+
+/**
+ * Describes the message robustmq.broker.v1.RetainedResponse.
+ * Use `create(RetainedResponseSchema)` to create a new message.
+ */
+export const RetainedResponseSchema: GenMessage<RetainedResponse> = /*@__PURE__*/
+  messageDesc(file_broker, 7);
+
+/**
  * @generated from message robustmq.broker.v1.LinkFrame
  */
 export type LinkFrame = Message<"robustmq.broker.v1.LinkFrame"> & {
@@ -260,6 +310,18 @@ export type LinkFrame = Message<"robustmq.broker.v1.LinkFrame"> & {
      */
     value: TakeoverResponse;
     case: "takeoverResult";
+  } | {
+    /**
+     * @generated from field: robustmq.broker.v1.RetainedRequest retained = 6;
+     */
+    value: RetainedRequest;
+    case: "retained";
+  } | {
+    /**
+     * @generated from field: robustmq.broker.v1.RetainedResponse retained_result = 7;
+     */
+    value: RetainedResponse;
+    case: "retainedResult";
   } | { case: undefined; value?: undefined };
 };
 
@@ -268,7 +330,7 @@ export type LinkFrame = Message<"robustmq.broker.v1.LinkFrame"> & {
  * Use `create(LinkFrameSchema)` to create a new message.
  */
 export const LinkFrameSchema: GenMessage<LinkFrame> = /*@__PURE__*/
-  messageDesc(file_broker, 6);
+  messageDesc(file_broker, 8);
 
 /**
  * @generated from service robustmq.broker.v1.BrokerLink

@@ -2,6 +2,7 @@
 
 import type { Connection } from '../connection.js';
 import type { IConnackPacket, IConnectPacket } from '../packets.js';
+import { CodedError } from '../../../common/errors.js';
 import { RC, v3ConnackCode } from '../reason-codes.js';
 import { topicNameError } from '../topic.js';
 import { isValidUtf8 } from '../utf8.js';
@@ -89,12 +90,13 @@ export function handleConnect(conn: Connection, p: IConnectPacket): void {
     const cluster = broker.cluster;
     if (cluster === null) return accept(authProps);
     conn.hold();
-    cluster.claimSession(clientId).then(
+    cluster.claimSession(clientId, conn).then(
       () => {
         if (!conn.closed) accept(authProps);
       },
       (err: unknown) => {
         if (conn.closed) return;
+        if (err instanceof CodedError && err.code === 'BR_CLIENT_ID_INVALID') return refuse(conn, RC.CLIENT_IDENTIFIER_NOT_VALID, err.message);
         broker.log.warn('could not take the session over', { clientId, error: err instanceof Error ? err.message : String(err) });
         refuse(conn, RC.SERVER_UNAVAILABLE, 'session owner unreachable');
       },
