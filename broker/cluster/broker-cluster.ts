@@ -76,6 +76,8 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   private readonly willsPlaced = new Set<string>();
   private readonly recent = new RecentIds(RECENT_IDS);
   private readonly adoptions: Adoptions;
+  /** Sessions being taken over from another broker: what that broker forwards meanwhile. */
+  private readonly claims = new Set<{ from: number; batches: Array<{ seq: number; messages: StoredMessage[] }> }>();
   private fenced = false;
   readonly stats = { forwardedOut: 0, forwardedIn: 0, batchesIn: 0, takeoversIn: 0, takeoversOut: 0, duplicatesIn: 0, fences: 0 };
   private closed = false;
@@ -269,6 +271,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
       this.links.set(id, new PeerLink({
         selfId: this.options.brokerId, peerId: id, address, clusterName: this.options.clusterName,
         maxUnackedBytes: this.options.maxUnackedBytes, log: this.log, onDrained: () => this.resumePublishers(),
+        beforeSend: (go) => this.broker.persister.after(go),
       }));
     } else {
       link.retarget(address);
@@ -387,6 +390,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     this.stats.batchesIn++;
     const router = this.broker.router;
     let fresh: string[] | null = null;
+    let seen: StoredMessage[] | null = null;
     for (const l of batch.messages) {
       if (l.id !== '' && !l.retainOnly) {
         if (this.recent.has(l.id)) {
@@ -396,9 +400,10 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
         this.recent.add(l.id);
         (fresh ??= []).push(l.id);
       }
-      this.deliver(l, router);
+      const m = this.deliver(l, router);
+      if (m !== null && this.claims.size > 0) (seen ??= []).push(m);
     }
-    void from;
+    if (seen !== null) for (const c of this.claims) if (c.from === from) c.batches.push({ seq: batch.seq, messages: seen });
     this.broker.persister.after((err) => {
       // Not stored: the resend must be routed.
       if (err !== null && fresh !== null) for (const id of fresh) this.recent.delete(id);
@@ -406,14 +411,15 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     });
   }
 
-  private deliver(l: LinkMessage, router: MqttBroker['router']): void {
+  private deliver(l: LinkMessage, router: MqttBroker['router']): StoredMessage | null {
     this.stats.forwardedIn++;
     const m = fromLinkMessage(l);
     if (l.retainOnly) {
       this.broker.retain(m);
-      return;
+      return null;
     }
     router.deliverForwarded(m, new Set(l.sharedGroups));
+    return m;
   }
 
   private onTakeover(from: number, clientId: string): Uint8Array | undefined {
@@ -421,9 +427,19 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     this.stats.takeoversOut++;
     this.willsPlaced.delete(clientId);
     this.owned.delete(clientId);
+    // Everything routed from here on travels in batches after `cut`, and matching publishes go to
+    // the new holder at once (before its routes reach placement and come back).
+    const cut = this.links.get(from)?.seal() ?? 0;
     const state = this.broker.exportSession(clientId);
     this.log.info('session handed over', { clientId, to: from, found: state !== undefined });
-    return state === undefined ? undefined : encodeSessionState(state);
+    if (state === undefined) return undefined;
+    const keys: string[] = [];
+    for (const sub of state.subscriptions) {
+      const parsed = parseFilter(sub.filter);
+      if (typeof parsed !== 'string') keys.push(routeKey(parsed));
+    }
+    this.routes.pointTo(from, keys, 10_000);
+    return encodeSessionState(state, cut);
   }
 
   // ---- sessions (ClusterSessions) ----
@@ -441,9 +457,29 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
       if (owner !== undefined && owner !== self) {
         const link = this.links.get(owner);
         if (link !== undefined && this.routes.isAlive(owner)) {
-          const bytes = await link.takeover(clientId, this.options.takeoverTimeoutMs);
-          this.stats.takeoversIn++;
-          if (bytes !== undefined) this.broker.importSession(decodeSessionState(bytes));
+          let bytes: Uint8Array | undefined;
+          const claim = { from: owner, batches: [] as Array<{ seq: number; messages: StoredMessage[] }> };
+          this.claims.add(claim);
+          try {
+            bytes = await link.takeover(clientId, this.options.takeoverTimeoutMs);
+            this.stats.takeoversIn++;
+            if (bytes !== undefined) {
+              const state = decodeSessionState(bytes);
+              this.broker.importSession(state);
+              // Forwarded here after the owner let go and before this session was in place.
+              const missed: StoredMessage[] = [];
+              for (const b of claim.batches) if (b.seq > state.cutSeq) missed.push(...b.messages);
+              if (missed.length > 0) this.broker.deliverMissed(clientId, missed);
+            }
+          } catch (err: unknown) {
+            // The owner died while handing over: once placement says so, its adopter has the session.
+            if (!this.adoptions.sharedStorage || Date.now() >= deadline || this.fenced) throw err;
+            await new Promise((r) => setTimeout(r, 100));
+            attempt--;
+            continue;
+          } finally {
+            this.claims.delete(claim);
+          }
         } else if (this.adoptions.sharedStorage && Date.now() < deadline) {
           // The owner is dead: a survivor is adopting its sessions (this one, perhaps); once it
           // owns this session the client gets it from there.

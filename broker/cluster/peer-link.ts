@@ -22,6 +22,8 @@ export interface PendingBatch {
 class Batch implements PendingBatch {
   readonly messages: LinkMessage[] = [];
   bytes = 0;
+  /** Waiting for `beforeSend`: not on the wire yet (not resent by a reconnect either). */
+  held = false;
   readonly waiters: Waiter[] = [];
   constructor(readonly seq: number) {}
   wait(w: Waiter): void {
@@ -46,6 +48,12 @@ export interface PeerLinkOptions {
   log: Logger;
   /** Called when the unacknowledged bytes fall back under the limit. */
   onDrained(): void;
+  /**
+   * Gate before a batch goes out, called once per batch in order: the cluster opens it once
+   * local storage holds what the batch's publishes need here (a QoS 2 packet id, above all), so a
+   * peer never holds a message its publisher's broker could forget in a crash.
+   */
+  beforeSend?: (go: (err: Error | null) => void) => void;
 }
 
 const linkMethod = grpcMethod(BrokerLink, BrokerLink.methods.find((m) => m.localName === 'link')!);
@@ -110,6 +118,15 @@ export class PeerLink {
     });
   }
 
+  /**
+   * Closes the batch being gathered (it goes out as usual) and returns the last batch sequence
+   * number used: whatever is sent after this call travels in a later batch.
+   */
+  seal(): number {
+    if (this.gathering !== null) this.flush();
+    return this.nextSeq - 1;
+  }
+
   /** Asks the peer for every retained message it holds. */
   retained(timeoutMs: number): Promise<LinkMessage[]> {
     const requestId = this.nextRequest++;
@@ -165,7 +182,25 @@ export class PeerLink {
     if (b === null || this.closed) return;
     this.unacked.set(b.seq, b);
     this.unackedBytes += b.bytes;
-    this.writeBatch(b);
+    const gate = this.opts.beforeSend;
+    if (gate === undefined) {
+      this.writeBatch(b);
+      return;
+    }
+    b.held = true;
+    gate((err) => {
+      b.held = false;
+      if (this.closed || this.unacked.get(b.seq) !== b) return;
+      if (err === null) {
+        this.writeBatch(b);
+        return;
+      }
+      const wasCongested = this.congested;
+      this.unacked.delete(b.seq);
+      this.unackedBytes -= b.bytes;
+      for (const w of b.waiters) w(err);
+      if (wasCongested && !this.congested) this.opts.onDrained();
+    });
   }
 
   private writeBatch(b: Batch): void {
@@ -199,7 +234,7 @@ export class PeerLink {
     stream.on('error', (e: Error) => broken(e.message));
     stream.on('end', () => broken('ended'));
     stream.write(create(LinkFrameSchema, { frame: { case: 'hello', value: { brokerId: this.opts.selfId, clusterName: this.opts.clusterName } } }));
-    for (const b of this.unacked.values()) this.writeBatch(b);
+    for (const b of this.unacked.values()) if (!b.held) this.writeBatch(b);
   }
 
   private onFrame(f: LinkFrame): void {

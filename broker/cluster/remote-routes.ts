@@ -34,6 +34,8 @@ export class RemoteRoutes {
   /** Every broker's route keys as placement reports them (alive or not). */
   private readonly byBroker = new Map<number, Set<string>>();
   private readonly alive = new Set<number>();
+  /** `broker\0routeKey` -> expiry timer of a route a session carried there, not yet in placement. */
+  private readonly moving = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly self: number) {}
 
@@ -70,7 +72,39 @@ export class RemoteRoutes {
       if (keys.has(routeKey)) continue;
       keys.add(routeKey);
       this.entrie(b, routeKey);
+      const parsed = this.moving.size === 0 ? undefined : parseFilter(routeKey);
+      if (parsed !== undefined && typeof parsed !== 'string') this.unpoint(`${b}\u0000${routeKey}`, parsed.filter);
     }
+  }
+
+  /**
+   * A session with these route keys just moved to `broker`: route there at once, for `ttlMs` or
+   * until placement lists the routes (the new holder publishes them), so nothing published here
+   * in between misses the session.
+   */
+  pointTo(broker: number, routeKeys: Iterable<string>, ttlMs: number): void {
+    if (!this.alive.has(broker) || broker === this.self) return;
+    for (const rk of routeKeys) {
+      if (this.byBroker.get(broker)?.has(rk)) continue;
+      const parsed = parseFilter(rk);
+      if (typeof parsed === 'string') continue;
+      const key = `${broker}\u0000${rk}`;
+      const old = this.moving.get(key);
+      if (old !== undefined) clearTimeout(old);
+      const shareKey = parsed.group === undefined ? undefined : `${parsed.group}\u0000${parsed.filter}`;
+      this.trie.insert(parsed.filter, `${key}\u0000moving`, { broker, shareKey });
+      const t = setTimeout(() => this.unpoint(key, parsed.filter), ttlMs);
+      t.unref();
+      this.moving.set(key, t);
+    }
+  }
+
+  private unpoint(key: string, filter: string): void {
+    const t = this.moving.get(key);
+    if (t === undefined) return;
+    clearTimeout(t);
+    this.moving.delete(key);
+    this.trie.remove(filter, `${key}\u0000moving`);
   }
 
   setAlive(broker: number, alive: boolean): void {

@@ -39,8 +39,14 @@ function willOut(w: WillRecord | null | undefined): unknown {
   return w === null || w === undefined ? null : { message: messageOut(w.message), delayInterval: w.delayInterval };
 }
 
-export function encodeSessionState(s: SessionState): Uint8Array {
+/**
+ * `cutSeq`: the last batch the handing-over broker had put on its link to the receiver when it
+ * let the session go; what it forwards in later batches was routed after, so the receiver delivers
+ * those to the session too (see BrokerCluster.claimSession).
+ */
+export function encodeSessionState(s: SessionState, cutSeq = 0): Uint8Array {
   return Buffer.from(JSON.stringify({
+    cutSeq,
     record: { ...s.record, will: willOut(s.record.will) },
     subscriptions: s.subscriptions,
     outbound: s.outbound.map((e) => ({
@@ -52,8 +58,9 @@ export function encodeSessionState(s: SessionState): Uint8Array {
   }));
 }
 
-export function decodeSessionState(bytes: Uint8Array): SessionState {
+export function decodeSessionState(bytes: Uint8Array): SessionState & { cutSeq: number } {
   const o = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as {
+    cutSeq?: number;
     record: SessionState['record'] & { will: { message: WireMessage; delayInterval: number } | null };
     subscriptions: SessionState['subscriptions'];
     outbound: Array<Omit<OutMsg, 'message' | 'persisted'> & { message: WireMessage }>;
@@ -67,6 +74,7 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
     outbound: o.outbound.map((e) => ({ ...e, message: messageIn(e.message), persisted: false })),
     inbound2: o.inbound2,
     nextSeq: o.nextSeq,
+    cutSeq: o.cutSeq ?? 0,
   };
 }
 

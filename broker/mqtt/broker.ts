@@ -15,7 +15,7 @@ import { Router, type SubEntry } from './router.js';
 import { Session, type OutMsg } from './session.js';
 import { RC } from './reason-codes.js';
 import type { ParsedFilter } from './topic.js';
-import { parseFilter } from './topic.js';
+import { parseFilter, topicMatches } from './topic.js';
 import { SecurityManager } from '../security/security-manager.js';
 import { defaultSecurityOptions } from '../security/security-options.js';
 
@@ -409,6 +409,32 @@ export class MqttBroker {
     this.suspended = false;
     for (const s of this.sessions.values()) {
       if (s.conn === null && s.will !== null && s.willTimer === null) this.scheduleWill(s);
+    }
+  }
+
+  /**
+   * Messages routed on this broker while `clientId`'s session was on its way here from another
+   * broker: each goes to the session once if one of its (non-shared) subscriptions matches.
+   */
+  deliverMissed(clientId: string, messages: readonly StoredMessage[]): void {
+    const s = this.sessions.get(clientId);
+    if (s === undefined) return;
+    const have = new Set<string>();
+    for (const e of s.outboundEntries()) have.add(e.message.id);
+    for (const m of messages) {
+      if (m.id !== '' && have.has(m.id)) continue;
+      let qos = -1;
+      let retain = false;
+      let subIds: number[] | undefined;
+      for (const sub of s.subs.values()) {
+        const parsed = parseFilter(sub.filter);
+        if (typeof parsed === 'string' || parsed.group !== undefined || !topicMatches(parsed.filter, m.topic)) continue;
+        if (sub.noLocal && m.origin === clientId) continue;
+        qos = Math.max(qos, Math.min(sub.qos, m.qos));
+        if (sub.retainAsPublished && m.retain) retain = true;
+        if (sub.subscriptionId !== undefined) (subIds ??= []).push(sub.subscriptionId);
+      }
+      if (qos >= 0) s.deliver(m, qos as QoS, retain, subIds, undefined);
     }
   }
 

@@ -67,6 +67,11 @@ export class JournalCluster {
     }
   }
 
+  /** The placement node's gRPC address (for other services joining the same cluster). */
+  get placementAddress(): string {
+    return `127.0.0.1:${this.placementPort}`;
+  }
+
   node(id: number): ClusterNode {
     return this.nodes.find((n) => n.id === id)!;
   }
