@@ -11,6 +11,12 @@ describe('config/cluster broker configs', () => {
     expect(configs.map((c) => c.node_id)).toEqual([1, 2]);
     expect(new Set(configs.map((c) => c.grpc_port)).size).toBe(2);
     expect(new Set(configs.map((c) => c.mqtt.tcp_port)).size).toBe(2);
-    for (const c of configs) expect(c.placement.addrs).toEqual(['127.0.0.1:1228', '127.0.0.1:1229', '127.0.0.1:1230']);
+    for (const c of configs) {
+      expect(c.placement.addrs).toEqual(['127.0.0.1:1228', '127.0.0.1:1229', '127.0.0.1:1230']);
+      // Shared storage: each broker's state is its own shard prefix in the same journal cluster.
+      expect(c.storage.driver).toBe('journal');
+      expect(c.storage.journal.addrs).toEqual(['127.0.0.1:1778', '127.0.0.1:1779', '127.0.0.1:1780']);
+      expect(c.storage.journal.shard_prefix).toBe('');
+    }
   });
 });
