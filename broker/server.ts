@@ -22,6 +22,7 @@ import { startEmbeddedPlacement } from '../placement/service/embedded.js';
 import { GrpcPlacementClient } from '../placement/client/grpc-client.js';
 import type { PlacementClient } from '../placement/client/placement-client.js';
 import { BrokerCluster } from './cluster/broker-cluster.js';
+import { RC } from './mqtt/reason-codes.js';
 
 export interface RunningBroker {
   listeners: { name: string; host: string; port: number }[];
@@ -114,6 +115,10 @@ export async function startBroker(config: BrokerConfig, log: Logger, deps: Broke
     await storage.close();
     await placement?.close();
   };
+  const clustered = config.placement.addrs.length > 0 && config.grpc_port >= 0;
+  // In a cluster nothing fires (wills, delayed publishes due during the downtime) before the
+  // cluster is attached, or it would miss the other brokers; BrokerCluster resumes the broker.
+  if (clustered) broker.suspend(RC.SERVER_UNAVAILABLE, 'starting');
   try {
     await broker.open();
     let securityStore = deps.securityStore;
@@ -122,7 +127,7 @@ export async function startBroker(config: BrokerConfig, log: Logger, deps: Broke
       securityStore = new PlacementSecurityStore(placement.client);
     }
     await broker.security.open(securityStore);
-    if (config.placement.addrs.length > 0 && config.grpc_port >= 0) {
+    if (clustered) {
       if (placement === undefined) placement = await connectPlacement(config, log, undefined);
       const c = config.cluster;
       cluster = await BrokerCluster.start(broker, placement.client, {
@@ -130,6 +135,9 @@ export async function startBroker(config: BrokerConfig, log: Logger, deps: Broke
         advertiseHost: c.advertise_host, heartbeatTimeoutMs: c.heartbeat_timeout, maxUnackedBytes: c.max_unacked_bytes,
         takeoverTimeoutMs: c.takeover_timeout,
         openPeerStorage: sharedStorage ? (id) => createStorageDriver(storageConfig(id)) : null,
+        adoptDelayed: (records) => {
+          for (const r of records) broker.delayed.addDelayed(r);
+        },
       }, log.child('cluster'));
       bound.push({ name: 'broker-grpc', host: config.mqtt.host, port: cluster.linkPort, close: async () => undefined });
     }

@@ -24,6 +24,7 @@ import type { DelayedRecord, StorageDriver } from '../storage/driver.js';
 import { routeClientId } from './route-publisher.js';
 import { decodeSessionMeta, encodeSessionMeta } from './session-state-codec.js';
 import { custodyOf, readCustody, RESERVED_CLIENT_ID_PREFIX, setCustody } from './storage-custody.js';
+import { EXCLUSIVE_LOCK_PREFIX, lockHolder } from './placement-exclusive-locks.js';
 
 export interface AdoptionOptions {
   selfId: number;
@@ -45,6 +46,15 @@ export interface AdoptionOptions {
 interface PlacedSession {
   value: SessionObject;
   modIndex: number;
+}
+
+interface Placed {
+  /** The dead broker's sessions. */
+  sessions: Map<string, PlacedSession>;
+  /** Every client id with a session object anywhere. */
+  known: Set<string>;
+  /** `$exclusive/` locks: filter -> holder client id. */
+  locks: Map<string, string>;
 }
 
 export class Adoptions {
@@ -100,10 +110,17 @@ export class Adoptions {
     if (!(await setCustody(placement, dead, 'adopting', selfId, custody))) return;
     const started = Date.now();
     log.info('adopting the sessions of a dead broker', { broker: dead, sharedStorage: this.sharedStorage });
-    const placed = await this.placedSessions(dead);
+    const { sessions: placed, known, locks } = await this.placedSessions(dead);
     const adopted = this.o.openPeerStorage === null ? new Set<string>() : await this.adoptStored(dead, placed);
     for (const [clientId, p] of placed) {
       if (!adopted.has(clientId)) this.takeWill(dead, clientId, p);
+    }
+    // Locks of sessions that ended with the dead broker (or long before) go; adopted ones and
+    // persistent sessions the dead broker keeps in its own storage hold theirs.
+    for (const [filter, holder] of locks) {
+      const p = placed.get(holder);
+      const gone = !known.has(holder) || (p !== undefined && !adopted.has(holder) && (this.sharedStorage || p.value.sessionExpiryS === 0));
+      if (gone) await placement.deleteObject({ case: 'session', value: { clientId: EXCLUSIVE_LOCK_PREFIX + filter } }).catch(() => undefined);
     }
     if (this.sharedStorage) await this.dropRoutes(dead);
     const now = await readCustody(placement, dead);
@@ -116,12 +133,20 @@ export class Adoptions {
    * Placement's session objects owned by `broker` (reserved ids excluded). An adoption `broker`
    * left half done (it died adopting another) is taken up again from here.
    */
-  private async placedSessions(broker: number): Promise<Map<string, PlacedSession>> {
+  private async placedSessions(broker: number): Promise<Placed> {
     const listed = await this.o.placement.listObjects(ObjectKind.SESSION);
     const out = new Map<string, PlacedSession>();
+    const known = new Set<string>();
+    const locks = new Map<string, string>();
     for (const o of listed.objects) {
       if (o.object?.object.case !== 'session') continue;
       const v = o.object.object.value;
+      if (v.clientId.startsWith(EXCLUSIVE_LOCK_PREFIX)) {
+        const holder = lockHolder(v.data);
+        if (holder !== undefined) locks.set(v.clientId.slice(EXCLUSIVE_LOCK_PREFIX.length), holder);
+        continue;
+      }
+      if (!v.clientId.startsWith(RESERVED_CLIENT_ID_PREFIX)) known.add(v.clientId);
       if (v.brokerId !== broker) continue;
       if (v.clientId.startsWith(RESERVED_CLIENT_ID_PREFIX)) {
         const of = custodyOf(v.clientId);
@@ -130,7 +155,7 @@ export class Adoptions {
       }
       out.set(v.clientId, { value: v, modIndex: o.modIndex });
     }
-    return out;
+    return { sessions: out, known, locks };
   }
 
   /** Moves the sessions of `dead`'s storage here; returns the client ids now owned here. */

@@ -21,6 +21,8 @@ import type { StorageDriver, StoredMessage } from '../storage/driver.js';
 import { RC } from '../mqtt/reason-codes.js';
 import { AckOrder } from './ack-order.js';
 import { Adoptions } from './adoption.js';
+import { exclusiveHolds } from '../mqtt/exclusive.js';
+import { PlacementExclusiveLocks } from './placement-exclusive-locks.js';
 import { RecentIds } from './recent-ids.js';
 import { readCustody, RESERVED_CLIENT_ID_PREFIX, setCustody } from './storage-custody.js';
 import { ClusterError } from './cluster-error.js';
@@ -141,12 +143,14 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     await this.membership.start();
     const adopted = await this.reclaimOwnState();
     await this.adoptStoredSessions(adopted);
+    await this.takeExclusiveLocks();
     // A batch stored before a crash and resent after the restart must not be routed twice.
     for (const s of this.broker.sessions.values()) for (const e of s.outboundEntries()) if (e.message.id !== '') this.recent.add(e.message.id);
     this.broker.router.cluster = this;
     this.broker.cluster = this;
     await this.publisher.reconcile(this.broker.router.routeKeys());
     await this.catchUpRetained();
+    if (!this.fenced) this.broker.resume();
     this.log.info('joined the cluster', { brokerId: o.brokerId, link: this.server.port, brokers: this.routes.aliveBrokers().join(',') });
   }
 
@@ -202,6 +206,17 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
         this.willsPlaced.add(s.clientId);
       }
     }
+  }
+
+  /** `$exclusive/` subscriptions become cluster-wide: the locks of this broker's sessions move to placement. */
+  private async takeExclusiveLocks(): Promise<void> {
+    const locks = new PlacementExclusiveLocks(this.placement, this.options.brokerId, this.log);
+    for (const h of exclusiveHolds(this.broker.sessions.values())) {
+      if (!(await locks.acquire(h.filter, h.clientId))) {
+        this.log.warn('an exclusive subscription of a stored session is held by another session of the cluster', { ...h });
+      }
+    }
+    this.broker.exclusive = locks;
   }
 
   /** Retained messages set while this broker was away: the first peer that answers has them all. */

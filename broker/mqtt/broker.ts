@@ -401,12 +401,14 @@ export class MqttBroker {
    */
   suspend(reason: number, why: string): void {
     this.suspended = true;
+    this.delayed.pause();
     for (const conn of [...this.connections]) conn.disconnect(reason, why);
   }
 
   resume(): void {
     if (!this.suspended) return;
     this.suspended = false;
+    this.delayed.resume();
     for (const s of this.sessions.values()) {
       if (s.conn === null && s.will !== null && s.willTimer === null) this.scheduleWill(s);
     }

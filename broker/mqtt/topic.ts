@@ -43,11 +43,14 @@ export interface ParsedFilter {
   filter: string;
   /** Shared subscription group, when the filter was `$share/{group}/{filter}` or `$queue/{filter}`. */
   group?: string;
+  /** The filter was `$exclusive/{filter}`: one session at a time may hold it (broker/mqtt/exclusive.ts). */
+  exclusive?: true;
 }
 
 /**
- * Splits `$share/{group}/{filter}` [MQTT-4.8.2-1] [MQTT-4.8.2-2] and `$queue/{filter}` (one
- * broker-wide group named `$queue`). Returns an error string for a malformed share name.
+ * Splits `$share/{group}/{filter}` [MQTT-4.8.2-1] [MQTT-4.8.2-2], `$queue/{filter}` (one
+ * broker-wide group named `$queue`) and `$exclusive/{filter}` (not shareable). Returns an error
+ * string for a malformed prefix.
  */
 export function parseFilter(raw: string): ParsedFilter | string {
   if (raw.startsWith('$share/')) {
@@ -59,6 +62,13 @@ export function parseFilter(raw: string): ParsedFilter | string {
     const filter = rest.slice(slash + 1);
     if (filter.length === 0) return '[MQTT-4.8.2-1] $share/ needs a topic filter';
     return { filter, group };
+  }
+  if (raw.startsWith('$exclusive/')) {
+    const filter = raw.slice(11);
+    if (filter.length === 0) return '$exclusive/ needs a topic filter';
+    const first = filter.split('/', 1)[0];
+    if (first === '$share' || first === '$queue' || first === '$exclusive') return `$exclusive/ cannot be combined with ${first}`;
+    return { filter, exclusive: true };
   }
   if (raw.startsWith('$queue/')) {
     const filter = raw.slice(7);

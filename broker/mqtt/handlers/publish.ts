@@ -1,8 +1,10 @@
-// PUBLISH from a client (section 3.3, 4.3): checks, topic alias resolution, routing, then the
-// acknowledgement once every copy that a persistent session needs is durable.
+// PUBLISH from a client (section 3.3, 4.3): checks, topic alias resolution, routing (or, for
+// `$delayed/{seconds}/{topic}`, storing for later), then the acknowledgement once every copy that
+// a persistent session needs is durable.
 
 import type { Connection } from '../connection.js';
 import type { IPublishPacket } from '../packets.js';
+import { DELAYED_PREFIX, parseDelayedTopic } from '../delayed.js';
 import { RC } from '../reason-codes.js';
 import { topicNameError } from '../topic.js';
 import { isValidUtf8 } from '../utf8.js';
@@ -41,6 +43,22 @@ export function handlePublish(conn: Connection, p: IPublishPacket): void {
   if (v5 && props?.subscriptionIdentifier !== undefined) {
     return protocolError(conn, '[MQTT-3.3.4-6] a PUBLISH from a client must not carry a subscription identifier');
   }
+  // `$delayed/{seconds}/{topic}`: everything below (ACL included) concerns the real topic.
+  let delaySeconds = -1;
+  let delayError: string | null = null;
+  if (topic.startsWith(DELAYED_PREFIX)) {
+    const d = parseDelayedTopic(topic, opts);
+    if (typeof d === 'string') {
+      delayError = d;
+    } else {
+      delaySeconds = d.seconds;
+      topic = d.topic;
+    }
+  }
+  if (delayError !== null && (qos === 0 || !v5)) {
+    // No acknowledgement to carry the refusal: MQTT 5 gets DISCONNECT 0x90, v3 a closed connection.
+    return protocolError(conn, delayError, RC.TOPIC_NAME_INVALID);
+  }
 
   const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
   const session = conn.session!;
@@ -59,6 +77,13 @@ export function handlePublish(conn: Connection, p: IPublishPacket): void {
       // [MQTT-3.3.4-9] (MQTT 5 only; v3 has no such limit) more unacknowledged QoS 1/2 publishes than our Receive Maximum.
       return protocolError(conn, `more than ${opts.receiveMaximum} unacknowledged QoS 1/2 publishes`, RC.RECEIVE_MAXIMUM_EXCEEDED);
     }
+  }
+
+  if (delayError !== null) {
+    // [MQTT-3.3.4-1] the PUBACK/PUBREC says why: 0x90, Topic Name invalid; the connection stays.
+    broker.stats.dropped++;
+    ack(conn, qos as 1 | 2, pid, RC.TOPIC_NAME_INVALID, delayError);
+    return;
   }
 
   if (v5 && props?.payloadFormatIndicator && !isValidUtf8(payload)) {
@@ -92,9 +117,17 @@ export function handlePublish(conn: Connection, p: IPublishPacket): void {
     messageProps = Object.keys(rest).length > 0 ? rest : undefined;
   }
   const message = broker.makeMessage(topic, payload, qos, p.retain, messageProps, conn.clientId, conn.lastSeen);
-  broker.currentPublisher = conn;
-  const matched = broker.router.publish(message);
-  broker.currentPublisher = null;
+  let matched: number;
+  let delayedId: string | undefined;
+  if (delaySeconds >= 0) {
+    // Nothing is routed now; the stored record is what the acknowledgement waits for.
+    delayedId = broker.delayed.publishLater(message, delaySeconds, conn.lastSeen).id;
+    matched = 1;
+  } else {
+    broker.currentPublisher = conn;
+    matched = broker.router.publish(message);
+    broker.currentPublisher = null;
+  }
 
   if (qos === 0) return;
   if (qos === 2) {
@@ -107,6 +140,8 @@ export function handlePublish(conn: Connection, p: IPublishPacket): void {
       // Not durable: never acknowledge. v5 gets an error code, v3 a closed connection so it resends.
       broker.log.error('storage failed; publish not acknowledged', { clientId: conn.clientId, topic, error: err.message });
       if (qos === 2) session.inbound2.delete(pid);
+      // Not acknowledged, so not kept either: the client publishes it again.
+      if (delayedId !== undefined) broker.delayed.remove(delayedId);
       if (v5) ack(conn, qos, pid, RC.UNSPECIFIED_ERROR, 'storage unavailable');
       else conn.destroy('storage unavailable');
       return;

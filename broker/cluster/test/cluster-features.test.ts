@@ -1,0 +1,86 @@
+// Features that must hold across brokers: `$exclusive/` subscriptions are exclusive cluster-wide
+// (a lock in placement, held by the client id, so it moves with the session), `$delayed/`
+// publishes fire on the broker that took them and reach subscribers everywhere, and a broker that
+// joins later catches up on the retained messages set before it came.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, connectClient, endClient, rawConnect, uid, waitFor } from '../../test/helpers.js';
+import { startTestCluster, type TestCluster } from './cluster-harness.js';
+import type { ISubackPacket } from '../../mqtt/packets.js';
+
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await startTestCluster(2);
+}, 30_000);
+
+afterAll(async () => {
+  await cluster?.close();
+});
+
+describe('cluster-wide features', () => {
+  it('an $exclusive/ subscription held on one broker refuses a session on another (0x97), and is free again after UNSUBSCRIBE', async () => {
+    const [b1, b2] = cluster.brokers;
+    const filter = `excl/${uid()}`;
+    const holder = await connectClient(b1!.url('mqtt'), { protocolVersion: 5 });
+    const granted = await holder.subscribeAsync(`$exclusive/${filter}`, { qos: 1 });
+    expect(granted[0]!.qos).toBe(1);
+
+    const { c } = await rawConnect(b2!.port('mqtt-tcp'), 5);
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `$exclusive/${filter}`, qos: 1 }] } as never, 5);
+    const refused = (await c.next('suback')) as ISubackPacket;
+    expect(refused.granted).toEqual([0x97]);
+
+    // The holder gets what is published on the other broker.
+    const got = collect(holder);
+    await waitFor(() => b2!.cluster!.routes.match(filter).brokers.includes(1), 'broker 2 routes to broker 1');
+    const pub = await connectClient(b2!.url('mqtt'));
+    await pub.publishAsync(filter, 'only-holder', { qos: 1 });
+    await waitFor(() => got.length === 1, 'the holder receives it');
+
+    await holder.unsubscribeAsync(`$exclusive/${filter}`);
+    await waitFor(async () => {
+      c.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: `$exclusive/${filter}`, qos: 1 }] } as never, 5);
+      const ack = (await c.next('suback')) as ISubackPacket;
+      return ack.granted[0] === 1;
+    }, 'the lock is free for the other broker\'s session');
+    c.close();
+    await endClient(pub);
+    await endClient(holder);
+  });
+
+  it('a $delayed/ publish on one broker reaches a subscriber on the other after the delay', async () => {
+    const [b1, b2] = cluster.brokers;
+    const t = `later/${uid()}`;
+    const sub = await connectClient(b2!.url('mqtt'), { protocolVersion: 5 });
+    const got = collect(sub);
+    await sub.subscribeAsync(t, { qos: 1 });
+    await waitFor(() => b1!.cluster!.routes.match(t).brokers.includes(2), 'broker 1 routes to broker 2');
+    const pub = await connectClient(b1!.url('mqtt'), { protocolVersion: 5 });
+    const sent = Date.now();
+    await pub.publishAsync(`$delayed/1/${t}`, 'delayed', { qos: 1 });
+    expect(b1!.broker.delayed.pending).toBe(1);
+    await waitFor(() => got.length === 1, 'the delayed message arrives on the other broker', 5000);
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(980);
+    expect(got[0]!.topic).toBe(t);
+    await endClient(pub);
+    await endClient(sub);
+  });
+
+  it('a broker that joins later gets the retained messages set before it came', async () => {
+    const [b1] = cluster.brokers;
+    const t = `kept/${uid()}`;
+    const pub = await connectClient(b1!.url('mqtt'));
+    await pub.publishAsync(t, 'was-here', { qos: 1, retain: true });
+    await endClient(pub);
+    const b3 = await cluster.startBroker(3);
+    await cluster.converged();
+    const sub = await connectClient(b3.url('mqtt'));
+    const got = collect(sub);
+    await sub.subscribeAsync(t, { qos: 1 });
+    await waitFor(() => got.length === 1, 'the retained message is delivered on the new broker');
+    expect(got[0]!.payload).toBe('was-here');
+    expect(got[0]!.packet.retain).toBe(true);
+    await endClient(sub);
+  });
+});
