@@ -380,6 +380,19 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     return !retainOnly;
   }
 
+  redeliverShared(shareKey: string, m: StoredMessage): boolean {
+    if (this.fenced) return false;
+    const brokers = this.routes.match(m.topic).shared?.get(shareKey);
+    if (brokers === undefined || brokers.length === 0) return false;
+    const n = this.roundRobin.get(shareKey) ?? 0;
+    this.roundRobin.set(shareKey, n + 1);
+    const link = this.links.get(brokers[n % brokers.length]!);
+    if (link === undefined) return false;
+    link.send(toLinkMessage(this.broker.ensureId(m), [shareKey], false, true));
+    this.stats.forwardedOut++;
+    return true;
+  }
+
   private resumePublishers(): void {
     for (const l of this.links.values()) if (l.congested) return;
     for (const c of this.paused) if (!c.closed) c.stream.resume();
@@ -408,12 +421,14 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     let seen: StoredMessage[] | null = null;
     for (const l of batch.messages) {
       if (l.id !== '' && !l.retainOnly) {
-        if (this.recent.has(l.id)) {
+        // A redelivery of a shared message travels under its id again: its own key.
+        const key = l.sharedOnly ? `${l.id}\u0000${l.sharedGroups.join('\u0000')}` : l.id;
+        if (this.recent.has(key)) {
           this.stats.duplicatesIn++;
           continue;
         }
-        this.recent.add(l.id);
-        (fresh ??= []).push(l.id);
+        this.recent.add(key);
+        (fresh ??= []).push(key);
       }
       const m = this.deliver(l, router);
       if (m !== null && this.claims.size > 0) (seen ??= []).push(m);
@@ -431,6 +446,10 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     const m = fromLinkMessage(l);
     if (l.retainOnly) {
       this.broker.retain(m);
+      return null;
+    }
+    if (l.sharedOnly) {
+      for (const g of l.sharedGroups) router.redeliverShared(g, m, null);
       return null;
     }
     router.deliverForwarded(m, new Set(l.sharedGroups));

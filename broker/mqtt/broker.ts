@@ -54,6 +54,11 @@ export interface ClusterSessions {
   /** The session's will went out (or was dropped): nobody else may publish it. */
   willFired(clientId: string): void;
   /**
+   * A shared-subscription message whose member left unacknowledged, and no other member here is
+   * connected: true when it went to a member of the group on another broker.
+   */
+  redeliverShared(shareKey: string, m: StoredMessage): boolean;
+  /**
    * Runs `cb` once what the last routed PUBLISH of `conn` needs is durable here and on every
    * remote broker it was forwarded to; callbacks of one connection run in call order.
    */
@@ -276,7 +281,9 @@ export class MqttBroker {
     }
     // Shared-subscription messages not yet acknowledged go to another member of the group.
     for (const e of s.takeShared()) {
-      if (!this.router.redeliverShared(e.group!, e.message, s)) s.deliver(e.message, e.qos, e.retain, e.subIds, e.group);
+      if (this.router.redeliverShared(e.group!, e.message, s)) continue;
+      if (this.cluster?.redeliverShared(e.group!, e.message) === true) continue;
+      s.deliver(e.message, e.qos, e.retain, e.subIds, e.group);
     }
     if (!s.persistent) {
       this.endSession(s);

@@ -168,7 +168,7 @@ export class Router {
   }
 
   /** Hands a message taken back from a departing shared-group member to another member. */
-  redeliverShared(shareKey: string, m: StoredMessage, exclude: Session): boolean {
+  redeliverShared(shareKey: string, m: StoredMessage, exclude: Session | null): boolean {
     const members: SubEntry[] = [];
     for (const e of this.trie.match(m.topic)) {
       if (e.shareKey === shareKey && e.session !== exclude && e.session.conn !== null) members.push(e);

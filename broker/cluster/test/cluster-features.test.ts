@@ -67,6 +67,30 @@ describe('cluster-wide features', () => {
     await endClient(sub);
   });
 
+  it('a shared-subscription member that leaves with unacknowledged messages: they go to the member on the other broker', async () => {
+    const [b1, b2] = cluster.brokers;
+    const t = `shared/${uid()}`;
+    const share = `$share/g${uid()}/${t}`;
+    // A member on broker 1 that reads and never acknowledges.
+    const { c: silent } = await rawConnect(b1!.port('mqtt-tcp'), 5);
+    silent.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: share, qos: 1 }] } as never, 5);
+    await silent.next('suback');
+    const other = await connectClient(b2!.url('mqtt'), { protocolVersion: 5 });
+    const got = collect(other);
+    await other.subscribeAsync(share, { qos: 1 });
+    await waitFor(() => b1!.cluster!.routes.match(t).shared !== undefined, 'broker 1 knows the member on broker 2');
+    const pub = await connectClient(b1!.url('mqtt'));
+    for (let i = 0; i < 6; i++) await pub.publishAsync(t, `m${i}`, { qos: 1 });
+    await waitFor(() => silent.packets.filter((p) => p.cmd === 'publish').length + got.length === 6, 'each message reaches one member');
+    const held = silent.packets.filter((p) => p.cmd === 'publish').length;
+    expect(held).toBeGreaterThan(0);
+    silent.close();
+    await waitFor(() => got.length === 6, 'the unacknowledged ones go to the member on broker 2');
+    expect(got.map((g) => g.payload).sort()).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+    await endClient(pub);
+    await endClient(other);
+  });
+
   it('a broker that joins later gets the retained messages set before it came', async () => {
     const [b1] = cluster.brokers;
     const t = `kept/${uid()}`;
