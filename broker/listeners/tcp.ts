@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { MqttBroker } from '../mqtt/broker.js';
-import { listen, SOCKET_HIGH_WATER_MARK, type BoundListener } from './listener.js';
+import { adoptSocket, listen, SOCKET_HIGH_WATER_MARK, type BoundListener, type SocketAcceptor } from './listener.js';
 
 /** MQTT over plain TCP (port 1883 by default). */
 export async function startTcpListener(broker: MqttBroker, host: string, port: number): Promise<BoundListener> {
@@ -14,6 +14,23 @@ export async function startTcpListener(broker: MqttBroker, host: string, port: n
   return {
     name: 'mqtt-tcp', host, port: bound,
     close: () => closeServer(server, sockets),
+  };
+}
+
+/** MQTT over TCP for sockets accepted by another process (see SocketAcceptor). */
+export function tcpAcceptor(broker: MqttBroker): SocketAcceptor {
+  const sockets = new Set<net.Socket>();
+  return {
+    name: 'mqtt-tcp',
+    accept(socket) {
+      adoptSocket(socket);
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      broker.accept(socket, { transport: 'tcp', remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 });
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+    },
   };
 }
 

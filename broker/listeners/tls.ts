@@ -1,6 +1,7 @@
 import tls from 'node:tls';
 import type { MqttBroker } from '../mqtt/broker.js';
-import { listen, SOCKET_HIGH_WATER_MARK, type BoundListener } from './listener.js';
+import type { Socket } from 'node:net';
+import { adoptSocket, listen, SOCKET_HIGH_WATER_MARK, type BoundListener, type SocketAcceptor } from './listener.js';
 import { closeServer } from './tcp.js';
 
 export interface TlsFiles {
@@ -34,6 +35,33 @@ export function peerCommonName(socket: tls.TLSSocket): string | undefined {
 /** MQTT over TLS (port 8883 by default). */
 export async function startTlsListener(broker: MqttBroker, host: string, port: number, files: TlsFiles): Promise<BoundListener> {
   const sockets = new Set<tls.TLSSocket>();
+  const server = createTlsServer(broker, files, sockets);
+  const bound = await listen(server, host, port);
+  return { name: 'mqtt-tls', host, port: bound, close: () => closeServer(server, sockets) };
+}
+
+/** MQTT over TLS for sockets accepted by another process: the handshake happens here. */
+export function tlsAcceptor(broker: MqttBroker, files: TlsFiles): SocketAcceptor {
+  const sockets = new Set<tls.TLSSocket>();
+  const raw = new Set<Socket>();
+  // Never listens: a tls.Server wraps whatever socket its 'connection' event carries.
+  const server = createTlsServer(broker, files, sockets);
+  return {
+    name: 'mqtt-tls',
+    accept(socket) {
+      adoptSocket(socket);
+      raw.add(socket);
+      socket.once('close', () => raw.delete(socket));
+      server.emit('connection', socket);
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      for (const s of raw) s.destroy();
+    },
+  };
+}
+
+function createTlsServer(broker: MqttBroker, files: TlsFiles, sockets: Set<tls.TLSSocket>): tls.Server {
   const server = tls.createServer(tlsServerOptions(files), (socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
@@ -44,6 +72,5 @@ export async function startTlsListener(broker: MqttBroker, host: string, port: n
     });
   });
   server.on('tlsClientError', (err) => broker.log.debug('TLS handshake failed', { error: err.message }));
-  const bound = await listen(server, host, port);
-  return { name: 'mqtt-tls', host, port: bound, close: () => closeServer(server, sockets) };
+  return server;
 }

@@ -3,7 +3,8 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import type { MqttBroker } from '../mqtt/broker.js';
-import { listen, type BoundListener } from './listener.js';
+import type { Socket } from 'node:net';
+import { adoptSocket, listen, type BoundListener, type SocketAcceptor } from './listener.js';
 import { tlsServerOptions, peerCommonName, type TlsFiles } from './tls.js';
 import { closeServer } from './tcp.js';
 
@@ -15,6 +16,35 @@ import { closeServer } from './tcp.js';
 export async function startWsListener(
   broker: MqttBroker, host: string, port: number, path: string, files?: TlsFiles,
 ): Promise<BoundListener> {
+  const ws = createWsServer(broker, path, files);
+  const bound = await listen(ws.server, host, port);
+  return { name: files ? 'mqtt-wss' : 'mqtt-ws', host, port: bound, close: ws.close };
+}
+
+/**
+ * MQTT over WebSocket / secure WebSocket for sockets accepted by another process: the TLS and
+ * HTTP upgrade handshakes happen here.
+ */
+export function wsAcceptor(broker: MqttBroker, path: string, files?: TlsFiles): SocketAcceptor {
+  const ws = createWsServer(broker, path, files);
+  const raw = new Set<Socket>();
+  return {
+    name: files ? 'mqtt-wss' : 'mqtt-ws',
+    accept(socket) {
+      adoptSocket(socket);
+      raw.add(socket);
+      socket.once('close', () => raw.delete(socket));
+      // Never listens: an http(s).Server serves whatever socket its 'connection' event carries.
+      ws.server.emit('connection', socket);
+    },
+    async close() {
+      await ws.close();
+      for (const s of raw) s.destroy();
+    },
+  };
+}
+
+function createWsServer(broker: MqttBroker, path: string, files?: TlsFiles): { server: http.Server; close(): Promise<void> } {
   const server = files ? https.createServer(tlsServerOptions(files)) : http.createServer();
   server.on('request', (_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
@@ -44,9 +74,8 @@ export async function startWsListener(
       certCommonName: files ? peerCommonName(socket as TLSSocket) : undefined,
     });
   });
-  const bound = await listen(server, host, port);
   return {
-    name: files ? 'mqtt-wss' : 'mqtt-ws', host, port: bound,
+    server,
     close: async () => {
       for (const ws of sockets) ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));

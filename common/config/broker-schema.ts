@@ -69,6 +69,12 @@ const aclChainItem = {
 
 export const brokerSchema = {
   ...serviceKeys(1229),
+  workers: int({
+    default: 1,
+    min: 0,
+    max: 1024,
+    doc: 'Broker processes behind the same MQTT ports (1 = one process; 0 = one per CPU core); they route to each other as a cluster does (broker/workers/).',
+  }),
   placement: {
     addrs: stringList({
       default: [],
@@ -275,6 +281,13 @@ function checkBroker(c: BrokerConfig): CrossCheckProblem[] {
   c.acl.chain.forEach((item, i) => {
     if ((item.type === 'mysql' || item.type === 'redis') && item.url === '') problems.push({ path: `acl.chain[${i}].url`, message: `required for a ${item.type} source` });
   });
+  if (c.workers !== 1) {
+    // Each worker process is a broker with its own storage; these drivers hold one writer per database / key prefix.
+    if (c.storage.driver === 'mysql' || c.storage.driver === 's3') {
+      problems.push({ path: 'workers', message: `workers other than 1 needs storage.driver memory, leveldb or journal (${c.storage.driver} allows one broker per database or prefix)` });
+    }
+    if (c.grpc_port === -1) problems.push({ path: 'grpc_port', message: 'must not be -1 when workers is not 1 (the worker processes route to each other over their links)' });
+  }
   if (c.auth.use_cert_cn_as_username && c.tls.ca_file === '') {
     problems.push({ path: 'tls.ca_file', message: 'required when auth.use_cert_cn_as_username = true (the certificate must be verified)' });
   }
@@ -324,6 +337,8 @@ export interface BrokerConfig {
   readonly cluster_name: string;
   readonly data_dir: string;
   readonly grpc_port: number;
+  /** Broker processes behind the MQTT ports; 0 = one per CPU core. */
+  readonly workers: number;
   readonly placement: { readonly addrs: readonly string[] };
   readonly mqtt: {
     readonly host: string;
