@@ -14,7 +14,7 @@ import { CodedError } from '../../common/errors.js';
 import type { PlacementClient } from '../../placement/client/placement-client.js';
 import type { ForwardBatch, LinkMessage } from '../../proto/gen/broker_pb.js';
 import type { ClusterSessions, MqttBroker } from '../mqtt/broker.js';
-import type { Connection } from '../mqtt/connection.js';
+import type { Connection, PublishSource } from '../mqtt/connection.js';
 import { routeKey, type ClusterRouting } from '../mqtt/router.js';
 import { parseFilter } from '../mqtt/topic.js';
 import type { StorageDriver, StoredMessage } from '../storage/driver.js';
@@ -61,6 +61,28 @@ const RECENT_IDS = 200_000;
 
 const NO_FORWARD = Object.freeze({ brokers: 0, delegated: null });
 
+/** An inter-broker link seen as a publisher by flow control: holding it defers its batches' acknowledgements. */
+class LinkInput implements PublishSource {
+  private held = false;
+  private readonly deferred: Array<() => void> = [];
+
+  holdInput(): boolean {
+    if (this.held) return false;
+    this.held = true;
+    return true;
+  }
+
+  releaseInput(): void {
+    this.held = false;
+    for (const f of this.deferred.splice(0)) f();
+  }
+
+  whenFlowing(f: () => void): void {
+    if (this.held) this.deferred.push(f);
+    else f();
+  }
+}
+
 export class BrokerCluster implements ClusterRouting, ClusterSessions {
   readonly routes: RemoteRoutes;
   private readonly links = new Map<number, PeerLink>();
@@ -71,7 +93,9 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   /** Remote batches the last forwarded QoS 1/2 message went into (see afterRouted). */
   private lastWaits: PendingBatch[] | null = null;
   private readonly roundRobin = new Map<string, number>();
-  private readonly paused = new Set<Connection>();
+  private readonly paused = new Set<PublishSource>();
+  /** Per sending broker: its link as a publisher that backed-up subscribers here can hold. */
+  private readonly inputs = new Map<number, LinkInput>();
   /** Sessions this broker owns in placement. */
   private readonly owned = new Set<string>();
   /** Sessions whose placement object carries a will (so a change of it is written there). */
@@ -298,6 +322,8 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     if (id === this.options.brokerId) return;
     this.routes.setAlive(id, false);
     this.adoptions.brokerDied(id);
+    this.inputs.get(id)?.releaseInput();
+    this.inputs.delete(id);
     const link = this.links.get(id);
     if (link === undefined) return;
     this.links.delete(id);
@@ -372,10 +398,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     if (m.qos > 0 && !retainOnly) (this.lastWaits ??= []).push(batch);
     if (link.congested) {
       const pub = this.broker.currentPublisher;
-      if (pub !== null && !pub.closed && !this.paused.has(pub)) {
-        this.paused.add(pub);
-        pub.stream.pause();
-      }
+      if (pub !== null && !this.paused.has(pub) && pub.holdInput()) this.paused.add(pub);
     }
     return !retainOnly;
   }
@@ -395,7 +418,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
 
   private resumePublishers(): void {
     for (const l of this.links.values()) if (l.congested) return;
-    for (const c of this.paused) if (!c.closed) c.stream.resume();
+    for (const c of this.paused) c.releaseInput();
     this.paused.clear();
   }
 
@@ -417,8 +440,14 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     }
     this.stats.batchesIn++;
     const router = this.broker.router;
+    let input = this.inputs.get(from);
+    if (input === undefined) this.inputs.set(from, (input = new LinkInput()));
     let fresh: string[] | null = null;
     let seen: StoredMessage[] | null = null;
+    // A subscriber here that cannot keep up holds the link as it would hold a local publisher:
+    // the acknowledgement waits, the sender's unacknowledged bytes grow, and past
+    // cluster.max_unacked_bytes it pauses its own publishers.
+    this.broker.currentPublisher = input;
     for (const l of batch.messages) {
       if (l.id !== '' && !l.retainOnly) {
         // A redelivery of a shared message travels under its id again: its own key.
@@ -433,11 +462,13 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
       const m = this.deliver(l, router);
       if (m !== null && this.claims.size > 0) (seen ??= []).push(m);
     }
+    this.broker.currentPublisher = null;
     if (seen !== null) for (const c of this.claims) if (c.from === from) c.batches.push({ seq: batch.seq, messages: seen });
+    const flowing = input;
     this.broker.persister.after((err) => {
       // Not stored: the resend must be routed.
       if (err !== null && fresh !== null) for (const id of fresh) this.recent.delete(id);
-      done(err);
+      flowing.whenFlowing(() => done(err));
     });
   }
 

@@ -4,7 +4,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../common/log.js';
 import type { MessageProperties, QoS, SessionRecord, StorageDriver, StoredMessage, SubscriptionRecord } from '../storage/driver.js';
-import { Connection, type ConnectionInfo } from './connection.js';
+import { Connection, type ConnectionInfo, type PublishSource } from './connection.js';
 import { DelayedPublisher } from './delayed.js';
 import { exclusiveHolds, LocalExclusiveLocks, releaseExclusive, type ExclusiveLocks } from './exclusive.js';
 import type { MqttOptions } from './options.js';
@@ -88,7 +88,7 @@ export class MqttBroker {
   /** Authentication, ACL, blacklist, flapping and rate limits (broker/security/). */
   readonly security: SecurityManager;
   /** The connection whose PUBLISH is being routed, for flow control (see Connection.holdPublisher). */
-  currentPublisher: Connection | null = null;
+  currentPublisher: PublishSource | null = null;
   /** Set by broker/cluster/ when this broker is one of several; null when standalone. */
   cluster: ClusterSessions | null = null;
   /** `$delayed/{seconds}/{topic}` publishes waiting to fire (broker/mqtt/delayed.ts). */

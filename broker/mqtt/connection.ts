@@ -29,7 +29,17 @@ const SLOW_CONSUMER_MS = 1000;
 /** A subscriber that takes fewer bytes than this per SLOW_CONSUMER_MS is slow (64 KiB/s). */
 const SLOW_CONSUMER_BYTES = 64 * 1024;
 
-export class Connection {
+/**
+ * Where the PUBLISH being delivered came from, as flow control sees it: a client connection, or
+ * an inter-broker link (broker/cluster/), whose input a backed-up subscriber holds until it drains.
+ */
+export interface PublishSource {
+  /** Stops taking input; false when it already was held (or is closed): nothing to release then. */
+  holdInput(): boolean;
+  releaseInput(): void;
+}
+
+export class Connection implements PublishSource {
   readonly id = nextConnectionId++;
   state: State = 'awaiting-connect';
   protocolVersion: 3 | 4 | 5 = 4;
@@ -61,7 +71,7 @@ export class Connection {
   /** Reading from this client is paused until some subscriber it publishes to drains. */
   private readPaused = false;
   /** Publishers paused because this connection's socket is backed up; resumed on 'drain'. */
-  private heldPublishers: Set<Connection> | null = null;
+  private heldPublishers: Set<PublishSource> | null = null;
   private slowTimer: NodeJS.Timeout | null = null;
   /**
    * Set when this client took fewer than SLOW_CONSUMER_BYTES off its socket buffer within
@@ -260,12 +270,22 @@ export class Connection {
    * we drain, so a fast publisher is slowed to what its subscribers absorb (as TCP would slow it
    * against a broker that reads no faster than it writes), instead of filling memory.
    */
-  private holdPublisher(src: Connection | null): void {
-    if (src === null || src === this || src.readPaused || src.closed) return;
-    src.readPaused = true;
-    src.stream.pause();
+  private holdPublisher(src: PublishSource | null): void {
+    if (src === null || src === this || !src.holdInput()) return;
     (this.heldPublishers ??= new Set()).add(src);
     if (this.slowTimer === null) this.armSlowTimer();
+  }
+
+  /** PublishSource: stop reading this client until released. False when already held or closed. */
+  holdInput(): boolean {
+    if (this.readPaused || this.closed) return false;
+    this.readPaused = true;
+    this.stream.pause();
+    return true;
+  }
+
+  releaseInput(): void {
+    this.resumeReading();
   }
 
   /** Bytes the client has taken off its socket buffer so far. */
@@ -297,7 +317,7 @@ export class Connection {
     const held = this.heldPublishers;
     if (held === null) return;
     this.heldPublishers = null;
-    for (const src of held) src.resumeReading();
+    for (const src of held) src.releaseInput();
   }
 
   private resumeReading(): void {
