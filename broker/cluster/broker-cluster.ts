@@ -27,7 +27,7 @@ import { RecentIds } from './recent-ids.js';
 import { readCustody, RESERVED_CLIENT_ID_PREFIX, setCustody } from './storage-custody.js';
 import { ClusterError } from './cluster-error.js';
 import { fromLinkMessage, toLinkMessage } from './link-codec.js';
-import { startLinkServer, type BoundLinkServer } from './link-server.js';
+import { startLinkServer, type BoundLinkServer, type LinkFlow } from './link-server.js';
 import { Membership } from './membership.js';
 import { PeerLink, UnreachableBatch, type PendingBatch } from './peer-link.js';
 import { RemoteRoutes } from './remote-routes.js';
@@ -65,15 +65,19 @@ const NO_FORWARD = Object.freeze({ brokers: 0, delegated: null });
 class LinkInput implements PublishSource {
   private held = false;
   private readonly deferred: Array<() => void> = [];
+  /** The stream batches arrive on now: held, it is not read (bounding what is in flight to HTTP/2's window). */
+  flow: LinkFlow | null = null;
 
   holdInput(): boolean {
     if (this.held) return false;
     this.held = true;
+    this.flow?.pause();
     return true;
   }
 
   releaseInput(): void {
     this.held = false;
+    this.flow?.resume();
     for (const f of this.deferred.splice(0)) f();
   }
 
@@ -151,7 +155,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   private async open(): Promise<void> {
     const o = this.options;
     this.server = await startLinkServer(o.linkHost, o.linkPort, o.clusterName, {
-      onBatch: (from, batch, done) => this.onBatch(from, batch, done),
+      onBatch: (from, batch, done, flow) => this.onBatch(from, batch, done, flow),
       onTakeover: (from, clientId) => this.onTakeover(from, clientId),
       onRetained: () => [...this.broker.retained.values()].map((m) => toLinkMessage(m, [], true)),
     }, this.log);
@@ -433,7 +437,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
 
   // ---- the link server's side ----
 
-  private onBatch(from: number, batch: ForwardBatch, done: (err: Error | null) => void): void {
+  private onBatch(from: number, batch: ForwardBatch, done: (err: Error | null) => void, flow: LinkFlow): void {
     if (this.fenced) {
       done(new ClusterError('FENCED', `broker ${this.options.brokerId} lost placement`));
       return;
@@ -442,6 +446,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     const router = this.broker.router;
     let input = this.inputs.get(from);
     if (input === undefined) this.inputs.set(from, (input = new LinkInput()));
+    input.flow = flow;
     let fresh: string[] | null = null;
     let seen: StoredMessage[] | null = null;
     // A subscriber here that cannot keep up holds the link as it would hold a local publisher:

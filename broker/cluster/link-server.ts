@@ -10,12 +10,20 @@ import { BrokerLink, LinkFrameSchema, type ForwardBatch, type LinkFrame, type Li
 import type { Logger } from '../../common/log.js';
 
 export interface LinkHandlers {
-  /** Routes the batch locally; calls `done` once what it needs is durable (err: storage failed). */
-  onBatch(from: number, batch: ForwardBatch, done: (err: Error | null) => void): void;
+  /**
+   * Routes the batch locally; calls `done` once what it needs is durable (err: storage failed).
+   * `flow` stops and restarts reading this link's stream (HTTP/2 flow control then holds the sender).
+   */
+  onBatch(from: number, batch: ForwardBatch, done: (err: Error | null) => void, flow: LinkFlow): void;
   /** Hands the session over; undefined when this broker does not hold it. */
   onTakeover(from: number, clientId: string): Uint8Array | undefined;
   /** Every retained message this broker holds, for a broker catching up. */
   onRetained(from: number): LinkMessage[];
+}
+
+export interface LinkFlow {
+  pause(): void;
+  resume(): void;
 }
 
 export interface BoundLinkServer {
@@ -33,6 +41,7 @@ export async function startLinkServer(host: string, port: number, clusterName: s
     link: (call: grpc.ServerDuplexStream<LinkFrame, LinkFrame>) => {
       calls.add(call);
       let from = 0;
+      const flow: LinkFlow = { pause: () => call.pause(), resume: () => call.resume() };
       const reply = (frame: LinkFrame) => {
         if (!call.cancelled && call.writable) call.write(frame);
       };
@@ -51,7 +60,7 @@ export async function startLinkServer(host: string, port: number, clusterName: s
             const seq = f.frame.value.seq;
             handlers.onBatch(from, f.frame.value, (err) => {
               reply(create(LinkFrameSchema, { frame: { case: 'ack', value: { seq, error: err === null ? '' : err.message } } }));
-            });
+            }, flow);
             return;
           }
           case 'takeover': {

@@ -56,6 +56,9 @@ export interface PeerLinkOptions {
   beforeSend?: (go: (err: Error | null) => void) => void;
 }
 
+/** Largest batch gathered before it is sent (more messages in the same turn start another). */
+const MAX_BATCH_BYTES = 256 * 1024;
+
 const linkMethod = grpcMethod(BrokerLink, BrokerLink.methods.find((m) => m.localName === 'link')!);
 const channelOptions: grpc.ChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 100,
@@ -102,6 +105,9 @@ export class PeerLink {
     }
     b.messages.push(m);
     b.bytes += m.payload.length + m.topic.length + 32;
+    // A batch is delivered on the receiver in one go: past this size it goes now, so a burst
+    // reaches a slow subscriber there in pieces its flow control can stop between.
+    if (b.bytes >= MAX_BATCH_BYTES) this.flush();
     return b;
   }
 
