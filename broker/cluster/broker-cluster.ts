@@ -449,6 +449,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     input.flow = flow;
     let fresh: string[] | null = null;
     let seen: StoredMessage[] | null = null;
+    let passed: PendingBatch[] | null = null;
     // A subscriber here that cannot keep up holds the link as it would hold a local publisher:
     // the acknowledgement waits, the sender's unacknowledged bytes grow, and past
     // cluster.max_unacked_bytes it pauses its own publishers.
@@ -466,15 +467,31 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
       }
       const m = this.deliver(l, router);
       if (m !== null && this.claims.size > 0) (seen ??= []).push(m);
+      // A session matching it moved on from here and the sender may not know yet: pass it on
+      // (under its id, so the new holder routes it once even if the sender also sends it there).
+      if (m !== null && !l.sharedOnly) {
+        for (const b of this.routes.movedTo(m.topic)) {
+          if (b === from) continue;
+          const onward = this.links.get(b)?.send(toLinkMessage(m, [], false));
+          if (onward !== undefined && m.qos > 0) (passed ??= []).push(onward);
+        }
+      }
     }
     this.broker.currentPublisher = null;
     if (seen !== null) for (const c of this.claims) if (c.from === from) c.batches.push({ seq: batch.seq, messages: seen });
     const flowing = input;
-    this.broker.persister.after((err) => {
+    let pending = 1 + (passed?.length ?? 0);
+    let firstErr: Error | null = null;
+    const one = (err: Error | null): void => {
+      if (err !== null && firstErr === null) firstErr = err;
+      if (--pending > 0) return;
       // Not stored: the resend must be routed.
-      if (err !== null && fresh !== null) for (const id of fresh) this.recent.delete(id);
-      flowing.whenFlowing(() => done(err));
-    });
+      if (firstErr !== null && fresh !== null) for (const id of fresh) this.recent.delete(id);
+      const result = firstErr;
+      flowing.whenFlowing(() => done(result));
+    };
+    this.broker.persister.after(one);
+    if (passed !== null) for (const b of passed) b.wait(one);
   }
 
   private deliver(l: LinkMessage, router: MqttBroker['router']): StoredMessage | null {

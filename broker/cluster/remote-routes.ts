@@ -36,6 +36,8 @@ export class RemoteRoutes {
   private readonly alive = new Set<number>();
   /** `broker\0routeKey` -> expiry timer of a route a session carried there, not yet in placement. */
   private readonly moving = new Map<string, NodeJS.Timeout>();
+  /** The same moved routes on their own, for what other brokers still forward here (see movedTo). */
+  private readonly movingTrie = new TopicTrie<RouteValue>();
 
   constructor(private readonly self: number) {}
 
@@ -93,6 +95,7 @@ export class RemoteRoutes {
       if (old !== undefined) clearTimeout(old);
       const shareKey = parsed.group === undefined ? undefined : `${parsed.group}\u0000${parsed.filter}`;
       this.trie.insert(parsed.filter, `${key}\u0000moving`, { broker, shareKey });
+      if (shareKey === undefined) this.movingTrie.insert(parsed.filter, key, { broker, shareKey });
       const t = setTimeout(() => this.unpoint(key, parsed.filter), ttlMs);
       t.unref();
       this.moving.set(key, t);
@@ -105,6 +108,18 @@ export class RemoteRoutes {
     clearTimeout(t);
     this.moving.delete(key);
     this.trie.remove(filter, `${key}\u0000moving`);
+    this.movingTrie.remove(filter, key);
+  }
+
+  /**
+   * Brokers a session with a route matching `topic` just moved to, whose routes placement does not
+   * list yet: a third broker that has not seen the move still forwards such a message here only.
+   */
+  movedTo(topic: string): readonly number[] {
+    if (this.moving.size === 0) return NONE;
+    const values = this.movingTrie.match(topic);
+    if (values.length === 0) return NONE;
+    return [...new Set(values.map((v) => v.broker))];
   }
 
   setAlive(broker: number, alive: boolean): void {
