@@ -196,7 +196,7 @@ export class Adoptions {
           inbound2: await storage.listInboundQos2(clientId),
           nextSeq,
         };
-        broker.adoptSession(state);
+        broker.adoptSession(state, dead);
         await new Promise<void>((resolve, reject) => broker.persister.after((err) => (err === null ? resolve() : reject(err))));
         const meta = encodeSessionMeta({ will: record.will ?? null, expiryInterval: record.expiryInterval });
         try {

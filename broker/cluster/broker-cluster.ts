@@ -15,6 +15,7 @@ import type { PlacementClient } from '../../placement/client/placement-client.js
 import type { ForwardBatch, LinkMessage } from '../../proto/gen/broker_pb.js';
 import type { ClusterSessions, MqttBroker } from '../mqtt/broker.js';
 import type { Connection, PublishSource } from '../mqtt/connection.js';
+import type { Session } from '../mqtt/session.js';
 import { routeKey, type ClusterRouting } from '../mqtt/router.js';
 import { parseFilter } from '../mqtt/topic.js';
 import type { StorageDriver, StoredMessage } from '../storage/driver.js';
@@ -105,6 +106,8 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   /** Sessions whose placement object carries a will (so a change of it is written there). */
   private readonly willsPlaced = new Set<string>();
   private readonly recent = new RecentIds(RECENT_IDS);
+  /** Per publisher: QoS 2 exchanges forwarded and not released yet (packet id -> brokers they went to). */
+  private readonly openQos2 = new Map<string, Map<number, number[]>>();
   private readonly adoptions: Adoptions;
   /** Sessions being taken over from another broker: what that broker forwards meanwhile. */
   private readonly claims = new Set<{ from: number; batches: Array<{ seq: number; messages: StoredMessage[] }> }>();
@@ -397,7 +400,13 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   private send(broker: number, m: StoredMessage, groups: string[], retainOnly: boolean): boolean {
     const link = this.links.get(broker);
     if (link === undefined) return false;
-    const batch = link.send(toLinkMessage(m, groups, retainOnly));
+    const l = toLinkMessage(m, groups, retainOnly);
+    const pid = this.broker.currentPacketId;
+    if (pid !== 0 && !retainOnly && m.origin !== undefined) {
+      l.publisherPacketId = pid;
+      this.noteOpen(m.origin, pid, broker);
+    }
+    const batch = link.send(l);
     this.stats.forwardedOut++;
     if (m.qos > 0 && !retainOnly) (this.lastWaits ??= []).push(batch);
     if (link.congested) {
@@ -405,6 +414,50 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
       if (pub !== null && !this.paused.has(pub) && pub.holdInput()) this.paused.add(pub);
     }
     return !retainOnly;
+  }
+
+  private noteOpen(clientId: string, packetId: number, broker: number): void {
+    let open = this.openQos2.get(clientId);
+    if (open === undefined) this.openQos2.set(clientId, (open = new Map()));
+    const to = open.get(packetId);
+    if (to === undefined) open.set(packetId, [broker]);
+    else if (!to.includes(broker)) to.push(broker);
+  }
+
+  qos2Released(clientId: string, packetId: number): void {
+    const open = this.openQos2.get(clientId);
+    const to = open?.get(packetId);
+    if (to === undefined) return;
+    open!.delete(packetId);
+    if (open!.size === 0) this.openQos2.delete(clientId);
+    const key = `${clientId}\u0000${packetId}`;
+    for (const b of to) this.links.get(b)?.release(key);
+  }
+
+  redeliverAdopted(session: Session, m: StoredMessage, packetId: number): number {
+    this.lastWaits = null;
+    const key = `q2\u0000${session.clientId}\u0000${packetId}`;
+    let count = 0;
+    // Here: unless the dead broker's forward reached this broker, every session but the ones it
+    // held itself (they got the message in the same write as the packet id).
+    if (!this.recent.has(key)) {
+      this.recent.add(key);
+      const from = session.adoptedFrom;
+      count += this.broker.router.deliverExcept(m, (s) => s.adoptedFrom !== null && s.adoptedFrom === from);
+    }
+    // Elsewhere: each broker with a matching route decides the same way.
+    this.broker.ensureId(m);
+    for (const b of this.routes.match(m.topic).brokers) {
+      const link = this.links.get(b);
+      if (link === undefined) continue;
+      const l = toLinkMessage(m, [], false);
+      l.publisherPacketId = packetId;
+      l.redelivery = true;
+      (this.lastWaits ??= []).push(link.send(l));
+      this.noteOpen(session.clientId, packetId, b);
+      count++;
+    }
+    return count;
   }
 
   redeliverShared(shareKey: string, m: StoredMessage): boolean {
@@ -454,7 +507,17 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     // the acknowledgement waits, the sender's unacknowledged bytes grow, and past
     // cluster.max_unacked_bytes it pauses its own publishers.
     this.broker.currentPublisher = input;
+    // Exchanges the sender closed first: a later message may reuse the packet id.
+    for (const k of batch.released) this.recent.delete(`q2\u0000${k}`);
     for (const l of batch.messages) {
+      if (l.publisherPacketId !== 0 && l.origin !== '') {
+        const q2 = `q2\u0000${l.origin}\u0000${l.publisherPacketId}`;
+        if (l.redelivery && this.recent.has(q2)) {
+          this.stats.duplicatesIn++;
+          continue;
+        }
+        this.recent.add(q2);
+      }
       if (l.id !== '' && !l.retainOnly) {
         // A redelivery of a shared message travels under its id again: its own key.
         const key = l.sharedOnly ? `${l.id}\u0000${l.sharedGroups.join('\u0000')}` : l.id;
@@ -633,6 +696,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
 
   sessionEnded(clientId: string): void {
     this.willsPlaced.delete(clientId);
+    this.openQos2.delete(clientId);
     if (!this.owned.delete(clientId) || this.closed) return;
     this.placement.deleteObject({ case: 'session', value: { clientId } }).catch((err: unknown) => {
       this.log.debug('could not drop the session owner record', { clientId, error: String(err) });

@@ -21,6 +21,7 @@ export interface PendingBatch {
 
 class Batch implements PendingBatch {
   readonly messages: LinkMessage[] = [];
+  readonly released: string[] = [];
   bytes = 0;
   /** Waiting for `beforeSend`: not on the wire yet (not resent by a reconnect either). */
   held = false;
@@ -124,6 +125,17 @@ export class PeerLink {
     });
   }
 
+  /** Tells the peer a QoS 2 exchange it was forwarded is over (rides in the next batch). */
+  release(key: string): void {
+    let b = this.gathering;
+    if (b === null) {
+      b = this.gathering = new Batch(this.nextSeq++);
+      setImmediate(() => this.flush());
+    }
+    b.released.push(key);
+    b.bytes += key.length + 8;
+  }
+
   /**
    * Closes the batch being gathered (it goes out as usual) and returns the last batch sequence
    * number used: whatever is sent after this call travels in a later batch.
@@ -210,7 +222,7 @@ export class PeerLink {
   }
 
   private writeBatch(b: Batch): void {
-    this.write(create(LinkFrameSchema, { frame: { case: 'batch', value: { seq: b.seq, messages: b.messages } } }));
+    this.write(create(LinkFrameSchema, { frame: { case: 'batch', value: { seq: b.seq, messages: b.messages, released: b.released } } }));
   }
 
   private write(frame: LinkFrame): void {

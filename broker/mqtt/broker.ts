@@ -58,6 +58,14 @@ export interface ClusterSessions {
    * connected: true when it went to a member of the group on another broker.
    */
   redeliverShared(shareKey: string, m: StoredMessage): boolean;
+  /** PUBREL of `clientId`'s QoS 2 exchange `packetId` is stored: brokers it was forwarded to may forget it. */
+  qos2Released(clientId: string, packetId: number): void;
+  /**
+   * A resent QoS 2 PUBLISH whose packet id the adopted session's dead broker had stored: routes
+   * it to every session but those adopted from that broker, here and on the other brokers, each
+   * skipping it if the exchange reached it before. Returns how many it went to here.
+   */
+  redeliverAdopted(session: Session, m: StoredMessage, packetId: number): number;
   /**
    * Runs `cb` once what the last routed PUBLISH of `conn` needs is durable here and on every
    * remote broker it was forwarded to; callbacks of one connection run in call order.
@@ -89,6 +97,8 @@ export class MqttBroker {
   readonly security: SecurityManager;
   /** The connection whose PUBLISH is being routed, for flow control (see Connection.holdPublisher). */
   currentPublisher: PublishSource | null = null;
+  /** The QoS 2 packet id of the PUBLISH being routed (0: none), for broker/cluster/. */
+  currentPacketId = 0;
   /** Set by broker/cluster/ when this broker is one of several; null when standalone. */
   cluster: ClusterSessions | null = null;
   /** `$delayed/{seconds}/{topic}` publishes waiting to fire (broker/mqtt/delayed.ts). */
@@ -391,9 +401,11 @@ export class MqttBroker {
    * Installs the session of a broker that died (broker/cluster/ adopts it from that broker's
    * storage): like importSession, and since no connection holds it, its will and expiry run here.
    */
-  adoptSession(state: SessionState): void {
+  adoptSession(state: SessionState, from: number): void {
     this.importSession(state);
     const s = this.sessions.get(state.record.clientId)!;
+    s.adoptedFrom = from;
+    if (state.inbound2.length > 0) s.adoptedIn2 = new Set(state.inbound2);
     if (this.expired(s, Date.now())) {
       this.endSession(s);
       return;

@@ -45,6 +45,8 @@ export function routeKey(parsed: ParsedFilter): string {
   return parsed.group === undefined ? parsed.filter : `$share/${parsed.group}/${parsed.filter}`;
 }
 
+const NO_GROUPS: ReadonlySet<string> = new Set();
+
 export class Router {
   readonly trie = new TopicTrie<SubEntry>();
   private readonly plans = new WeakMap<readonly SubEntry[], Plan>();
@@ -125,10 +127,29 @@ export class Router {
     return this.deliver(m, plan, null, groups);
   }
 
-  private deliver(m: StoredMessage, plan: Plan, skipShared: ReadonlySet<string> | null, onlyShared: ReadonlySet<string> | null): number {
+  /**
+   * A message to the local sessions that match, except those `skip` names, and to no shared
+   * group (broker/cluster/: a QoS 2 resend after its broker died, see BrokerCluster.redeliverAdopted).
+   */
+  deliverExcept(m: StoredMessage, skip: (s: Session) => boolean): number {
+    const entries = this.trie.match(m.topic);
+    if (entries.length === 0) return 0;
+    let plan = this.plans.get(entries);
+    if (plan === undefined) {
+      plan = compile(entries);
+      this.plans.set(entries, plan);
+    }
+    return this.deliver(m, plan, null, NO_GROUPS, skip);
+  }
+
+  private deliver(
+    m: StoredMessage, plan: Plan, skipShared: ReadonlySet<string> | null, onlyShared: ReadonlySet<string> | null,
+    skip: ((s: Session) => boolean) | null = null,
+  ): number {
     let count = 0;
     for (let i = 0; i < plan.direct.length; i++) {
       const { session, subs } = plan.direct[i]!;
+      if (skip !== null && skip(session)) continue;
       if (subs.length === 1) {
         const sub = subs[0]!.sub;
         if (sub.noLocal && m.origin === session.clientId) continue; // [MQTT-3.8.3-3]

@@ -38,6 +38,13 @@ export class Session {
   disconnectedAt: number | null = null;
   /** A session record exists in storage. */
   stored = false;
+  /** Set when broker/cluster/ adopted this session from a dead broker: that broker's id. */
+  adoptedFrom: number | null = null;
+  /**
+   * QoS 2 packet ids the dead broker had stored for this publisher: whether it forwarded those
+   * messages to the other brokers before dying is unknown, so a resend goes to them once more.
+   */
+  adoptedIn2: Set<number> | null = null;
   /** Entries whose PUBLISH is written once the batch that persists them is durable. */
   private toWrite: OutMsg[] = [];
   private writeScheduled = false;

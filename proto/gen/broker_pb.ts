@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file broker.proto.
  */
 export const file_broker: GenFile = /*@__PURE__*/
-  fileDesc("Cgxicm9rZXIucHJvdG8SEnJvYnVzdG1xLmJyb2tlci52MSLpAQoLTGlua01lc3NhZ2USDQoFdG9waWMYASABKAkSDwoHcGF5bG9hZBgCIAEoDBILCgNxb3MYAyABKA0SDgoGcmV0YWluGAQgASgIEhIKCnByb3BlcnRpZXMYBSABKAkSFQoNY3JlYXRlZF9hdF9tcxgGIAEoARIVCg1leHBpcmVzX2F0X21zGAcgASgBEg4KBm9yaWdpbhgIIAEoCRIVCg1zaGFyZWRfZ3JvdXBzGAkgAygJEhMKC3JldGFpbl9vbmx5GAogASgIEgoKAmlkGAsgASgJEhMKC3NoYXJlZF9vbmx5GAwgASgIIjAKBUhlbGxvEhEKCWJyb2tlcl9pZBgBIAEoARIUCgxjbHVzdGVyX25hbWUYAiABKAkiTgoMRm9yd2FyZEJhdGNoEgsKA3NlcRgBIAEoARIxCghtZXNzYWdlcxgCIAMoCzIfLnJvYnVzdG1xLmJyb2tlci52MS5MaW5rTWVzc2FnZSIoCgpGb3J3YXJkQWNrEgsKA3NlcRgBIAEoARINCgVlcnJvchgCIAEoCSI4Cg9UYWtlb3ZlclJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoARIRCgljbGllbnRfaWQYAiABKAkiUwoQVGFrZW92ZXJSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgBEg0KBWZvdW5kGAIgASgIEg0KBXN0YXRlGAMgASgMEg0KBWVycm9yGAQgASgJIiUKD1JldGFpbmVkUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgBIlkKEFJldGFpbmVkUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoARIxCghtZXNzYWdlcxgCIAMoCzIfLnJvYnVzdG1xLmJyb2tlci52MS5MaW5rTWVzc2FnZSKWAwoJTGlua0ZyYW1lEioKBWhlbGxvGAEgASgLMhkucm9idXN0bXEuYnJva2VyLnYxLkhlbGxvSAASMQoFYmF0Y2gYAiABKAsyIC5yb2J1c3RtcS5icm9rZXIudjEuRm9yd2FyZEJhdGNoSAASLQoDYWNrGAMgASgLMh4ucm9idXN0bXEuYnJva2VyLnYxLkZvcndhcmRBY2tIABI3Cgh0YWtlb3ZlchgEIAEoCzIjLnJvYnVzdG1xLmJyb2tlci52MS5UYWtlb3ZlclJlcXVlc3RIABI/Cg90YWtlb3Zlcl9yZXN1bHQYBSABKAsyJC5yb2J1c3RtcS5icm9rZXIudjEuVGFrZW92ZXJSZXNwb25zZUgAEjcKCHJldGFpbmVkGAYgASgLMiMucm9idXN0bXEuYnJva2VyLnYxLlJldGFpbmVkUmVxdWVzdEgAEj8KD3JldGFpbmVkX3Jlc3VsdBgHIAEoCzIkLnJvYnVzdG1xLmJyb2tlci52MS5SZXRhaW5lZFJlc3BvbnNlSABCBwoFZnJhbWUyVgoKQnJva2VyTGluaxJICgRMaW5rEh0ucm9idXN0bXEuYnJva2VyLnYxLkxpbmtGcmFtZRodLnJvYnVzdG1xLmJyb2tlci52MS5MaW5rRnJhbWUoATABYgZwcm90bzM");
+  fileDesc("Cgxicm9rZXIucHJvdG8SEnJvYnVzdG1xLmJyb2tlci52MSKaAgoLTGlua01lc3NhZ2USDQoFdG9waWMYASABKAkSDwoHcGF5bG9hZBgCIAEoDBILCgNxb3MYAyABKA0SDgoGcmV0YWluGAQgASgIEhIKCnByb3BlcnRpZXMYBSABKAkSFQoNY3JlYXRlZF9hdF9tcxgGIAEoARIVCg1leHBpcmVzX2F0X21zGAcgASgBEg4KBm9yaWdpbhgIIAEoCRIVCg1zaGFyZWRfZ3JvdXBzGAkgAygJEhMKC3JldGFpbl9vbmx5GAogASgIEgoKAmlkGAsgASgJEhMKC3NoYXJlZF9vbmx5GAwgASgIEhsKE3B1Ymxpc2hlcl9wYWNrZXRfaWQYDSABKA0SEgoKcmVkZWxpdmVyeRgOIAEoCCIwCgVIZWxsbxIRCglicm9rZXJfaWQYASABKAESFAoMY2x1c3Rlcl9uYW1lGAIgASgJImAKDEZvcndhcmRCYXRjaBILCgNzZXEYASABKAESMQoIbWVzc2FnZXMYAiADKAsyHy5yb2J1c3RtcS5icm9rZXIudjEuTGlua01lc3NhZ2USEAoIcmVsZWFzZWQYAyADKAkiKAoKRm9yd2FyZEFjaxILCgNzZXEYASABKAESDQoFZXJyb3IYAiABKAkiOAoPVGFrZW92ZXJSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAESEQoJY2xpZW50X2lkGAIgASgJIlMKEFRha2VvdmVyUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoARINCgVmb3VuZBgCIAEoCBINCgVzdGF0ZRgDIAEoDBINCgVlcnJvchgEIAEoCSIlCg9SZXRhaW5lZFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoASJZChBSZXRhaW5lZFJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAESMQoIbWVzc2FnZXMYAiADKAsyHy5yb2J1c3RtcS5icm9rZXIudjEuTGlua01lc3NhZ2UilgMKCUxpbmtGcmFtZRIqCgVoZWxsbxgBIAEoCzIZLnJvYnVzdG1xLmJyb2tlci52MS5IZWxsb0gAEjEKBWJhdGNoGAIgASgLMiAucm9idXN0bXEuYnJva2VyLnYxLkZvcndhcmRCYXRjaEgAEi0KA2FjaxgDIAEoCzIeLnJvYnVzdG1xLmJyb2tlci52MS5Gb3J3YXJkQWNrSAASNwoIdGFrZW92ZXIYBCABKAsyIy5yb2J1c3RtcS5icm9rZXIudjEuVGFrZW92ZXJSZXF1ZXN0SAASPwoPdGFrZW92ZXJfcmVzdWx0GAUgASgLMiQucm9idXN0bXEuYnJva2VyLnYxLlRha2VvdmVyUmVzcG9uc2VIABI3CghyZXRhaW5lZBgGIAEoCzIjLnJvYnVzdG1xLmJyb2tlci52MS5SZXRhaW5lZFJlcXVlc3RIABI/Cg9yZXRhaW5lZF9yZXN1bHQYByABKAsyJC5yb2J1c3RtcS5icm9rZXIudjEuUmV0YWluZWRSZXNwb25zZUgAQgcKBWZyYW1lMlYKCkJyb2tlckxpbmsSSAoETGluaxIdLnJvYnVzdG1xLmJyb2tlci52MS5MaW5rRnJhbWUaHS5yb2J1c3RtcS5icm9rZXIudjEuTGlua0ZyYW1lKAEwAWIGcHJvdG8z");
 
 /**
  * One application message as the publishing broker routed it.
@@ -100,6 +100,23 @@ export type LinkMessage = Message<"robustmq.broker.v1.LinkMessage"> & {
    * @generated from field: bool shared_only = 12;
    */
   sharedOnly: boolean;
+
+  /**
+   * QoS 2 from a client: the publisher's packet id (0 otherwise). With `origin` it names the QoS 2
+   * exchange; the receiver remembers it until the sender's `released` says the exchange is over.
+   *
+   * @generated from field: uint32 publisher_packet_id = 13;
+   */
+  publisherPacketId: number;
+
+  /**
+   * A QoS 2 PUBLISH resent by its client after its broker died and was adopted: the dead broker
+   * may or may not have forwarded it here; the receiver routes it only if it does not remember
+   * the exchange (origin, publisher_packet_id).
+   *
+   * @generated from field: bool redelivery = 14;
+   */
+  redelivery: boolean;
 };
 
 /**
@@ -144,6 +161,13 @@ export type ForwardBatch = Message<"robustmq.broker.v1.ForwardBatch"> & {
    * @generated from field: repeated robustmq.broker.v1.LinkMessage messages = 2;
    */
   messages: LinkMessage[];
+
+  /**
+   * QoS 2 exchanges ("origin\0packet id") whose PUBREL the sender has stored: forget them.
+   *
+   * @generated from field: repeated string released = 3;
+   */
+  released: string[];
 };
 
 /**

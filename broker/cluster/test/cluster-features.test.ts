@@ -91,6 +91,48 @@ describe('cluster-wide features', () => {
     await endClient(other);
   });
 
+  it('a QoS 2 resend whose packet id a dead broker had stored reaches the sessions that broker did not hold, once', async () => {
+    const [b1, b2] = cluster.brokers;
+    const t = `redeliver/${uid()}`;
+    const pubId = `pub-${uid()}`;
+    const heldId = `held-${uid()}`;
+    // What a dead broker 99 left behind: the publisher's session with packet id 7 stored (so the
+    // message reached its own subscriber `held` in the same write), and that subscriber.
+    const record = (clientId: string) => ({ clientId, protocolVersion: 5 as const, expiryInterval: 300, disconnectedAt: Date.now(), will: null });
+    b2!.broker.adoptSession({ record: record(pubId), subscriptions: [], outbound: [], inbound2: [7], nextSeq: 1 }, 99);
+    b2!.broker.adoptSession({
+      record: record(heldId),
+      subscriptions: [{ clientId: heldId, filter: t, qos: 2, noLocal: false, retainAsPublished: false, retainHandling: 0 }],
+      outbound: [], inbound2: [], nextSeq: 1,
+    }, 99);
+    const here = await connectClient(b2!.url('mqtt'), { protocolVersion: 5 });
+    const gotHere = collect(here);
+    await here.subscribeAsync(t, { qos: 2 });
+    const there = await connectClient(b1!.url('mqtt'), { protocolVersion: 5 });
+    const gotThere = collect(there);
+    await there.subscribeAsync(t, { qos: 2 });
+    await waitFor(() => b2!.cluster!.routes.match(t).brokers.includes(1), 'broker 2 routes to broker 1');
+
+    const { c, ack } = await rawConnect(b2!.port('mqtt-tcp'), 5, { clientId: pubId, clean: false, properties: { sessionExpiryInterval: 300 } });
+    expect(ack.sessionPresent).toBe(true);
+    for (let i = 0; i < 2; i++) {
+      // The client resends until it has its PUBREC (without DUP, as mqtt.js does); the second
+      // resend is an ordinary duplicate.
+      c.send({ cmd: 'publish', topic: t, payload: Buffer.from('once'), qos: 2, dup: false, retain: false, messageId: 7 } as never, 5);
+      await c.next('pubrec');
+    }
+    c.send({ cmd: 'pubrel', messageId: 7 } as never, 5);
+    await c.next('pubcomp');
+    await waitFor(() => gotHere.length === 1 && gotThere.length === 1, 'both sessions the dead broker did not hold get it');
+    expect(b2!.broker.sessions.get(heldId)!.queued).toBe(0);
+    // Nothing more arrives.
+    await new Promise((r) => setTimeout(r, 200));
+    expect([gotHere.length, gotThere.length]).toEqual([1, 1]);
+    c.close();
+    await endClient(here);
+    await endClient(there);
+  });
+
   it('a broker that joins later gets the retained messages set before it came', async () => {
     const [b1] = cluster.brokers;
     const t = `kept/${uid()}`;

@@ -64,14 +64,19 @@ export function handlePublish(conn: Connection, p: IPublishPacket): void {
   const session = conn.session!;
   const pid = p.messageId!;
 
-  if (qos === 2 && session.inbound2.has(pid)) {
+  // A resend the dead broker had stored the packet id of: maybe never forwarded (see
+  // redeliverAdopted). The first PUBLISH with such an id is always a resend — the client may not
+  // reuse it before PUBCOMP — so the DUP flag (which some clients never set) is not needed.
+  const redeliver = qos === 2 && broker.cluster !== null && session.adoptedIn2 !== null && session.adoptedIn2.has(pid);
+  if (qos === 2 && session.inbound2.has(pid) && !redeliver) {
     // [MQTT-4.3.3-9] a resent QoS 2 PUBLISH is not delivered again; just PUBREC once more.
     broker.persister.after(() => {
       if (!conn.closed) conn.writePacket({ cmd: 'pubrec', messageId: pid });
     });
     return;
   }
-  if (qos > 0) {
+  // A redelivered packet id is already counted (it was in the session's QoS 2 state at CONNECT).
+  if (qos > 0 && !redeliver) {
     conn.inboundPending++;
     if (v5 && conn.inboundPending > opts.receiveMaximum) {
       // [MQTT-3.3.4-9] (MQTT 5 only; v3 has no such limit) more unacknowledged QoS 1/2 publishes than our Receive Maximum.
@@ -123,9 +128,16 @@ export function handlePublish(conn: Connection, p: IPublishPacket): void {
     // Nothing is routed now; the stored record is what the acknowledgement waits for.
     delayedId = broker.delayed.publishLater(message, delaySeconds, conn.lastSeen).id;
     matched = 1;
+  } else if (redeliver) {
+    session.adoptedIn2!.delete(pid);
+    broker.currentPublisher = conn;
+    matched = broker.cluster!.redeliverAdopted(session, message, pid);
+    broker.currentPublisher = null;
   } else {
     broker.currentPublisher = conn;
+    broker.currentPacketId = qos === 2 ? pid : 0;
     matched = broker.router.publish(message);
+    broker.currentPacketId = 0;
     broker.currentPublisher = null;
   }
 

@@ -13,6 +13,9 @@ export function handlePubrel(conn: Connection, p: IPubrelPacket): void {
   if (known) {
     conn.inboundPending--;
     if (session.persistent) conn.broker.persister.add({ op: 'in2.delete', clientId: session.clientId, packetId: pid });
+    session.adoptedIn2?.delete(pid);
+    const cluster = conn.broker.cluster;
+    if (cluster !== null) conn.broker.persister.after(() => cluster.qos2Released(session.clientId, pid));
   }
   conn.broker.persister.after(() => {
     if (conn.closed) return;
