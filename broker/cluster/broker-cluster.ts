@@ -576,6 +576,8 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     if (this.fenced) throw new ClusterError('FENCED', `broker ${this.options.brokerId} lost placement`);
     this.stats.takeoversOut++;
     this.willsPlaced.delete(clientId);
+    // Its PUBRELs arrive elsewhere now; receivers forget those exchanges by age.
+    this.openQos2.delete(clientId);
     this.owned.delete(clientId);
     // Everything routed from here on travels in batches after `cut`, and matching publishes go to
     // the new holder at once (before its routes reach placement and come back).
