@@ -8,7 +8,8 @@
 //   - cuts a broker off from placement for longer than its heartbeat timeout: it fences itself
 //     (closes its clients, acknowledges nothing), the other adopts its sessions, and when it is
 //     back its returning clients take their sessions over;
-//   - kills a journal node with -9 and restarts it.
+//   - kills a journal node with -9 and restarts it;
+//   - partitions a journal node from placement, its peers and the brokers, then heals it.
 // Afterwards the cluster must converge (a probe crosses both ways) and the checker
 // (../checker.ts) must find no lost acknowledged message, no QoS 2 duplicate and no reordering
 // per publisher.
@@ -29,7 +30,7 @@ import { repoRoot } from '../../../broker/test/helpers.js';
 import { ensureFreshBuild } from '../../../broker/test/process-helpers.js';
 import { checkHistory, type DeliveryRecord, type PublishRecord } from '../checker.js';
 
-const SECONDS = Number(process.env.JEPSEN_CLUSTER_SECONDS ?? 15);
+const SECONDS = Number(process.env.JEPSEN_CLUSTER_SECONDS ?? 20);
 const TOPIC = 'jepsen/cluster';
 const JOURNAL_TIMING = { refreshMs: 100, electionTimeoutMs: 1000, isrLagMs: 2000, fetchMaxWaitMs: 300, rpcTimeoutMs: 800 };
 
@@ -165,11 +166,11 @@ describe('cluster under faults (real processes)', () => {
     // Nemesis.
     const deadline = Date.now() + SECONDS * 1000;
     let faults = 0;
-    const kinds = { brokerKill: 0, brokerFence: 0, journalKill: 0 };
+    const kinds = { brokerKill: 0, brokerFence: 0, journalKill: 0, journalPartition: 0 };
     while (Date.now() < deadline) {
       await sleep(1500);
-      const kind = faults % 3;
-      const b = brokers[Math.floor(faults / 3) % 2]!;
+      const kind = faults % 4;
+      const b = brokers[Math.floor(faults / 4) % 2]!;
       const other = brokers.find((x) => x !== b)!;
       if (kind === 0) {
         // The load balancer sends the dead broker's clients to the other one.
@@ -183,12 +184,19 @@ describe('cluster under faults (real processes)', () => {
         await sleep(3500);
         b.placementProxy.setMode('pass');
         kinds.brokerFence++;
-      } else {
-        const j = (Math.floor(faults / 3) % 3) + 1;
+      } else if (kind === 2) {
+        const j = (Math.floor(faults / 4) % 3) + 1;
         await journals.kill(j);
         await sleep(2000);
         await journals.startNode(j);
         kinds.journalKill++;
+      } else {
+        // Cut off from placement, its peers and the brokers alike, while it keeps running.
+        const j = ((Math.floor(faults / 4) + 1) % 3) + 1;
+        journals.partition(j);
+        await sleep(3000);
+        journals.heal(j);
+        kinds.journalPartition++;
       }
       faults++;
     }
