@@ -23,6 +23,7 @@ import { GrpcPlacementClient } from '../placement/client/grpc-client.js';
 import type { PlacementClient } from '../placement/client/placement-client.js';
 import { BrokerCluster } from './cluster/broker-cluster.js';
 import { RC } from './mqtt/reason-codes.js';
+import { NodeKind, NodeStatus } from '../proto/gen/placement_pb.js';
 
 export interface RunningBroker {
   listeners: { name: string; host: string; port: number }[];
@@ -87,26 +88,65 @@ async function connectPlacement(config: BrokerConfig, log: Logger, tickMs: numbe
   return { client, close: () => client.close() };
 }
 
+/**
+ * `storage.driver = "auto"`: LevelDB on a standalone broker; in a cluster the journal — the nodes of
+ * `storage.journal.addrs`, else the journal nodes registered in placement (each shard on up to three
+ * of them) — so the others can adopt this broker's sessions; LevelDB when there is no journal node.
+ */
+async function resolveStorage(
+  config: BrokerConfig, clustered: boolean, placement: () => Promise<PlacementClient>, log: Logger,
+): Promise<{ driver: string; journalAddrs: readonly string[]; replicas: number }> {
+  const j = config.storage.journal;
+  const chosen = { driver: config.storage.driver as string, journalAddrs: j.addrs, replicas: j.replicas };
+  if (chosen.driver !== 'auto') return chosen;
+  if (!clustered) return { ...chosen, driver: 'leveldb' };
+  if (j.addrs.length > 0) return { ...chosen, driver: 'journal' };
+  const nodes = (await (await placement()).listNodes(NodeKind.JOURNAL)).filter((n) => n.status === NodeStatus.ALIVE && n.address !== '');
+  if (nodes.length === 0) {
+    log.warn('storage.driver = "auto": no journal node is registered in placement; keeping this broker\'s state in LevelDB (its sessions wait for it if it dies)');
+    return { ...chosen, driver: 'leveldb' };
+  }
+  const journalAddrs = nodes.map((n) => n.address).sort();
+  const replicas = Math.max(j.replicas, Math.min(3, journalAddrs.length));
+  log.info('storage.driver = "auto": broker state goes to the journal nodes registered in placement', { nodes: journalAddrs.join(','), replicas });
+  return { driver: 'journal', journalAddrs, replicas };
+}
+
 export async function startBroker(config: BrokerConfig, log: Logger, deps: BrokerDeps = {}): Promise<RunningBroker> {
   const s3 = config.storage.s3;
   const j = config.storage.journal;
+  const clustered = config.placement.addrs.length > 0 && config.grpc_port >= 0;
+  let placement: { client: PlacementClient; close(): Promise<void> } | undefined;
+  const placementClient = async (): Promise<PlacementClient> => (placement ??= await connectPlacement(config, log, deps.embeddedPlacementTickMs)).client;
+  let resolved;
+  try {
+    resolved = await resolveStorage(config, clustered, placementClient, log);
+  } catch (err) {
+    await placement?.close();
+    throw err;
+  }
+  const { driver, journalAddrs, replicas } = resolved;
   const storageConfig = (nodeId: number) => ({
-    driver: config.storage.driver,
+    driver,
     dataDir: config.data_dir,
     leveldb: { sync: config.storage.leveldb.sync },
     mysql: { url: config.storage.mysql.url },
     s3: { endpoint: s3.endpoint, bucket: s3.bucket, accessKey: s3.access_key, secretKey: s3.secret_key },
-    journal: { addrs: j.addrs, shardPrefix: j.shard_prefix, acks: j.acks, replicas: j.replicas },
+    journal: { addrs: journalAddrs, shardPrefix: j.shard_prefix, acks: j.acks, replicas },
     nodeId,
   });
   const storage = createStorageDriver(storageConfig(config.node_id));
   // Brokers share storage when each one's state is a shard prefix of the same journal cluster:
   // then a survivor can open a dead broker's state and adopt its sessions (broker/cluster/adoption.ts).
-  const sharedStorage = config.storage.driver === 'journal' && j.addrs.length > 0 && j.shard_prefix === '';
-  await storage.open();
+  const sharedStorage = driver === 'journal' && journalAddrs.length > 0 && j.shard_prefix === '';
+  try {
+    await storage.open();
+  } catch (err) {
+    await placement?.close();
+    throw err;
+  }
   const broker = new MqttBroker(mqttOptionsFrom(config), storage, log.child('mqtt'));
   const bound: BoundListener[] = [];
-  let placement: { client: PlacementClient; close(): Promise<void> } | undefined;
   let cluster: BrokerCluster | undefined;
   const closeAll = async (): Promise<void> => {
     for (const l of bound.splice(0).reverse()) await l.close().catch(() => undefined);
@@ -115,22 +155,17 @@ export async function startBroker(config: BrokerConfig, log: Logger, deps: Broke
     await storage.close();
     await placement?.close();
   };
-  const clustered = config.placement.addrs.length > 0 && config.grpc_port >= 0;
   // In a cluster nothing fires (wills, delayed publishes due during the downtime) before the
   // cluster is attached, or it would miss the other brokers; BrokerCluster resumes the broker.
   if (clustered) broker.suspend(RC.SERVER_UNAVAILABLE, 'starting');
   try {
     await broker.open();
     let securityStore = deps.securityStore;
-    if (securityStore === undefined) {
-      placement = await connectPlacement(config, log, deps.embeddedPlacementTickMs);
-      securityStore = new PlacementSecurityStore(placement.client);
-    }
+    if (securityStore === undefined) securityStore = new PlacementSecurityStore(await placementClient());
     await broker.security.open(securityStore);
     if (clustered) {
-      if (placement === undefined) placement = await connectPlacement(config, log, undefined);
       const c = config.cluster;
-      cluster = await BrokerCluster.start(broker, placement.client, {
+      cluster = await BrokerCluster.start(broker, await placementClient(), {
         brokerId: config.node_id, clusterName: config.cluster_name, linkHost: config.mqtt.host, linkPort: config.grpc_port,
         advertiseHost: c.advertise_host, heartbeatTimeoutMs: c.heartbeat_timeout, maxUnackedBytes: c.max_unacked_bytes,
         takeoverTimeoutMs: c.takeover_timeout,

@@ -10,7 +10,7 @@ const U32 = 4294967295;
 /** Largest Remaining Length plus fixed header is bounded by the variable byte integer (MQTT 2.2.3). */
 const MQTT_MAX_PACKET = 268435455;
 
-export const storageDrivers = ['memory', 'leveldb', 'journal', 'mysql', 's3'] as const;
+export const storageDrivers = ['auto', 'memory', 'leveldb', 'journal', 'mysql', 's3'] as const;
 export type StorageDriverName = (typeof storageDrivers)[number];
 
 export const journalAcks = ['1', 'quorum', 'all'] as const;
@@ -185,8 +185,8 @@ export const brokerSchema = {
   storage: {
     driver: oneOf({
       values: storageDrivers,
-      default: 'leveldb',
-      doc: 'Where sessions, subscriptions, queued, in-flight and retained messages persist: memory, leveldb, journal, mysql or s3.',
+      default: 'auto',
+      doc: 'Where sessions, subscriptions, queued, in-flight and retained messages persist: auto, memory, leveldb, journal, mysql or s3. auto = leveldb on a standalone broker; in a cluster journal (storage.journal.addrs, else the journal nodes registered in placement, each shard on up to 3 of them), leveldb when there is none.',
     }),
     leveldb: {
       sync: bool({

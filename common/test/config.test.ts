@@ -104,7 +104,7 @@ describe('broker defaults', () => {
     expect(c.tls).toEqual({ cert_file: '', key_file: '', ca_file: '', require_client_cert: false });
     expect(c.admin).toEqual({ host: '0.0.0.0', http_port: 8080 });
     expect(c.storage).toEqual({
-      driver: 'leveldb',
+      driver: 'auto',
       leveldb: { sync: false },
       mysql: { url: '' },
       s3: { endpoint: '', bucket: '', access_key: '', secret_key: '' },
@@ -199,7 +199,7 @@ describe('field kinds', () => {
     expect(set('mode=b').mode).toBe('b');
     expect(problemsOf(() => set('mode=c'))).toEqual(['mode: expected one of "a", "b", got "c" (from --set)']);
     expect(problemsOf(() => loadConfig(brokerSchema, { sets: ['storage.driver=redis'] }))).toEqual([
-      'storage.driver: expected one of "memory", "leveldb", "journal", "mysql", "s3", got "redis" (from --set)',
+      'storage.driver: expected one of "auto", "memory", "leveldb", "journal", "mysql", "s3", got "redis" (from --set)',
     ]);
   });
 

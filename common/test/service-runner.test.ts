@@ -58,7 +58,7 @@ describe('runService', () => {
     expect(help).toContain('Usage: broker start [--config FILE] [--set key.path=value]...');
     expect(help).toContain('mqtt.tcp_port = 1883');
     expect(help).toContain('mqtt.max_packet_size = "10MB"');
-    expect(help).toContain('storage.driver = "leveldb"   [memory | leveldb | journal | mysql | s3]');
+    expect(help).toContain('storage.driver = "auto"   [auto | memory | leveldb | journal | mysql | s3]');
     expect(help).toContain('Close a connection that has not sent CONNECT within this time.');
   });
 

@@ -96,6 +96,25 @@ describe('adopting the sessions of a broker that left', () => {
     await endClient(watcher);
   }, 60_000);
 
+  it('storage.driver = "auto" in a cluster: the journal nodes registered in placement, LevelDB when none is', async () => {
+    const alone = await cluster.startBroker(7, ['storage.driver=auto', 'storage.journal.addrs=[]']);
+    expect(alone.broker.storage.name).toBe('leveldb');
+    const jconfig = loadConfig(journalSchema, {
+      sets: ['node_id=2', 'grpc_port=0', `placement.addrs=["${cluster.placementAddress}"]`, `data_dir=${path.join(dir, 'journal-registered')}`, 'log.level=error'],
+    });
+    const registered = await startJournal(jconfig, createLogger('error', 'journal'));
+    try {
+      const b = await cluster.startBroker(8, ['storage.driver=auto', 'storage.journal.addrs=[]']);
+      expect(b.broker.storage.name).toBe('journal');
+      await b.stop();
+      cluster.brokers.splice(cluster.brokers.indexOf(b), 1);
+    } finally {
+      await registered.close();
+    }
+    await alone.stop();
+    cluster.brokers.splice(cluster.brokers.indexOf(alone), 1);
+  });
+
   it('refuses client ids reserved for the cluster with 0x85', async () => {
     const b = cluster.brokers[0]!;
     const err = await new Promise<Error & { code?: number }>((resolve) => {
