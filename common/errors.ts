@@ -207,6 +207,11 @@ export const errorCatalogue = {
     grpc: 'ABORTED',
     mqtt: 0x88,
   },
+  BR_CLUSTER_PEER_PROTOCOL: {
+    description: 'Another broker sent a forwarded batch that does not decode; it was refused whole.',
+    grpc: 'INVALID_ARGUMENT',
+    mqtt: 0x80,
+  },
   BR_CLUSTER_FENCED: {
     description: 'This broker lost contact with placement for a whole heartbeat timeout and stopped serving until it is back.',
     grpc: 'UNAVAILABLE',

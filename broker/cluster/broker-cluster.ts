@@ -12,7 +12,7 @@
 import type { Logger } from '../../common/log.js';
 import { CodedError } from '../../common/errors.js';
 import type { PlacementClient } from '../../placement/client/placement-client.js';
-import type { ForwardBatch, LinkMessage } from '../../proto/gen/broker_pb.js';
+import type { ForwardBatch } from '../../proto/gen/broker_pb.js';
 import type { ClusterSessions, MqttBroker } from '../mqtt/broker.js';
 import type { Connection, PublishSource } from '../mqtt/connection.js';
 import type { Session } from '../mqtt/session.js';
@@ -28,6 +28,7 @@ import { RecentIds } from './recent-ids.js';
 import { readCustody, RESERVED_CLIENT_ID_PREFIX, setCustody } from './storage-custody.js';
 import { ClusterError } from './cluster-error.js';
 import { fromLinkMessage, toLinkMessage } from './link-codec.js';
+import { decodeForwarded, forwarded, type Forwarded } from './link-batch-codec.js';
 import { startLinkServer, type BoundLinkServer, type LinkFlow } from './link-server.js';
 import { Membership } from './membership.js';
 import { PeerLink, UnreachableBatch, type PendingBatch } from './peer-link.js';
@@ -400,7 +401,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   private send(broker: number, m: StoredMessage, groups: string[], retainOnly: boolean): boolean {
     const link = this.links.get(broker);
     if (link === undefined) return false;
-    const l = toLinkMessage(m, groups, retainOnly);
+    const l = forwarded(m, groups, retainOnly);
     const pid = this.broker.currentPacketId;
     if (pid !== 0 && !retainOnly && m.origin !== undefined) {
       l.publisherPacketId = pid;
@@ -450,7 +451,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     for (const b of this.routes.match(m.topic).brokers) {
       const link = this.links.get(b);
       if (link === undefined) continue;
-      const l = toLinkMessage(m, [], false);
+      const l = forwarded(m);
       l.publisherPacketId = packetId;
       l.redelivery = true;
       (this.lastWaits ??= []).push(link.send(l));
@@ -468,7 +469,9 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     this.roundRobin.set(shareKey, n + 1);
     const link = this.links.get(brokers[n % brokers.length]!);
     if (link === undefined) return false;
-    link.send(toLinkMessage(this.broker.ensureId(m), [shareKey], false, true));
+    const l = forwarded(this.broker.ensureId(m), [shareKey]);
+    l.sharedOnly = true;
+    link.send(l);
     this.stats.forwardedOut++;
     return true;
   }
@@ -496,6 +499,21 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
       return;
     }
     this.stats.batchesIn++;
+    let list: Forwarded[];
+    try {
+      list = batch.packed.length > 0 ? decodeForwarded(batch.packed) : [];
+    } catch (err: unknown) {
+      this.log.warn('refusing a forwarded batch that does not decode', { from, error: err instanceof Error ? err.message : String(err) });
+      done(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    for (const l of batch.messages) {
+      const f = forwarded(fromLinkMessage(l), l.sharedGroups, l.retainOnly);
+      f.sharedOnly = l.sharedOnly;
+      f.publisherPacketId = l.publisherPacketId;
+      f.redelivery = l.redelivery;
+      list.push(f);
+    }
     const router = this.broker.router;
     let input = this.inputs.get(from);
     if (input === undefined) this.inputs.set(from, (input = new LinkInput()));
@@ -509,18 +527,19 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     this.broker.currentPublisher = input;
     // Exchanges the sender closed first: a later message may reuse the packet id.
     for (const k of batch.released) this.recent.delete(`q2\u0000${k}`);
-    for (const l of batch.messages) {
-      if (l.publisherPacketId !== 0 && l.origin !== '') {
-        const q2 = `q2\u0000${l.origin}\u0000${l.publisherPacketId}`;
+    for (const l of list) {
+      if (l.publisherPacketId !== 0 && l.message.origin !== undefined) {
+        const q2 = `q2\u0000${l.message.origin}\u0000${l.publisherPacketId}`;
         if (l.redelivery && this.recent.has(q2)) {
           this.stats.duplicatesIn++;
           continue;
         }
         this.recent.add(q2);
       }
-      if (l.id !== '' && !l.retainOnly) {
+      const id = l.message.id;
+      if (id !== '' && !l.retainOnly) {
         // A redelivery of a shared message travels under its id again: its own key.
-        const key = l.sharedOnly ? `${l.id}\u0000${l.sharedGroups.join('\u0000')}` : l.id;
+        const key = l.sharedOnly ? `${id}\u0000${l.sharedGroups.join('\u0000')}` : id;
         if (this.recent.has(key)) {
           this.stats.duplicatesIn++;
           continue;
@@ -535,7 +554,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
       if (m !== null && !l.sharedOnly) {
         for (const b of this.routes.movedTo(m.topic)) {
           if (b === from) continue;
-          const onward = this.links.get(b)?.send(toLinkMessage(m, [], false));
+          const onward = this.links.get(b)?.send(forwarded(m));
           if (onward !== undefined && m.qos > 0) (passed ??= []).push(onward);
         }
       }
@@ -557,9 +576,9 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     if (passed !== null) for (const b of passed) b.wait(one);
   }
 
-  private deliver(l: LinkMessage, router: MqttBroker['router']): StoredMessage | null {
+  private deliver(l: Forwarded, router: MqttBroker['router']): StoredMessage | null {
     this.stats.forwardedIn++;
-    const m = fromLinkMessage(l);
+    const m = l.message;
     if (l.retainOnly) {
       this.broker.retain(m);
       return null;

@@ -11,7 +11,9 @@ export type ClusterErrorCode =
   /** Placement did not confirm this broker as the session's owner. */
   | 'SESSION_CLAIM_FAILED'
   /** This broker lost placement for a whole heartbeat timeout. */
-  | 'FENCED';
+  | 'FENCED'
+  /** A peer sent something that does not decode. */
+  | 'PEER_PROTOCOL';
 
 export class ClusterError extends CodedError {
   readonly clusterCode: ClusterErrorCode;

@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import { grpcMethod } from '../../proto/grpc.js';
 import { BrokerLink, LinkFrameSchema, type LinkFrame, type LinkMessage } from '../../proto/gen/broker_pb.js';
+import { encodeForwarded, type Forwarded } from './link-batch-codec.js';
 import type { Logger } from '../../common/log.js';
 import { ClusterError } from './cluster-error.js';
 
@@ -20,7 +21,7 @@ export interface PendingBatch {
 }
 
 class Batch implements PendingBatch {
-  readonly messages: LinkMessage[] = [];
+  readonly messages: Forwarded[] = [];
   readonly released: string[] = [];
   bytes = 0;
   /** Waiting for `beforeSend`: not on the wire yet (not resent by a reconnect either). */
@@ -98,14 +99,14 @@ export class PeerLink {
   }
 
   /** Queues a message for the batch of this turn; returns that batch (for waiting on its ack). */
-  send(m: LinkMessage): PendingBatch {
+  send(m: Forwarded): PendingBatch {
     let b = this.gathering;
     if (b === null) {
       b = this.gathering = new Batch(this.nextSeq++);
       setImmediate(() => this.flush());
     }
     b.messages.push(m);
-    b.bytes += m.payload.length + m.topic.length + 32;
+    b.bytes += m.message.payload.length + m.message.topic.length + 32;
     // A batch is delivered on the receiver in one go: past this size it goes now, so a burst
     // reaches a slow subscriber there in pieces its flow control can stop between.
     if (b.bytes >= MAX_BATCH_BYTES) this.flush();
@@ -222,7 +223,7 @@ export class PeerLink {
   }
 
   private writeBatch(b: Batch): void {
-    this.write(create(LinkFrameSchema, { frame: { case: 'batch', value: { seq: b.seq, messages: b.messages, released: b.released } } }));
+    this.write(create(LinkFrameSchema, { frame: { case: 'batch', value: { seq: b.seq, packed: encodeForwarded(b.messages), released: b.released } } }));
   }
 
   private write(frame: LinkFrame): void {
