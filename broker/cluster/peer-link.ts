@@ -100,11 +100,7 @@ export class PeerLink {
 
   /** Queues a message for the batch of this turn; returns that batch (for waiting on its ack). */
   send(m: Forwarded): PendingBatch {
-    let b = this.gathering;
-    if (b === null) {
-      b = this.gathering = new Batch(this.nextSeq++);
-      setImmediate(() => this.flush());
-    }
+    const b = this.gatheringBatch();
     b.messages.push(m);
     b.bytes += m.message.payload.length + m.message.topic.length + 32;
     // A batch is delivered on the receiver in one go: past this size it goes now, so a burst
@@ -128,13 +124,19 @@ export class PeerLink {
 
   /** Tells the peer a QoS 2 exchange it was forwarded is over (rides in the next batch). */
   release(key: string): void {
+    const b = this.gatheringBatch();
+    b.released.push(key);
+    b.bytes += key.length + 8;
+  }
+
+  /** The batch of this event-loop turn (it goes out at the end of the turn, or when full). */
+  private gatheringBatch(): Batch {
     let b = this.gathering;
     if (b === null) {
       b = this.gathering = new Batch(this.nextSeq++);
       setImmediate(() => this.flush());
     }
-    b.released.push(key);
-    b.bytes += key.length + 8;
+    return b;
   }
 
   /**

@@ -117,14 +117,20 @@ export class Router {
    */
   deliverForwarded(m: StoredMessage, groups: ReadonlySet<string>): number {
     if (m.retain) this.broker.retain(m);
-    const entries = this.trie.match(m.topic);
-    if (entries.length === 0) return 0;
+    const plan = this.planFor(m.topic);
+    return plan === undefined ? 0 : this.deliver(m, plan, null, groups);
+  }
+
+  /** The compiled delivery plan of the local subscriptions matching `topic` (cached per match). */
+  private planFor(topic: string): Plan | undefined {
+    const entries = this.trie.match(topic);
+    if (entries.length === 0) return undefined;
     let plan = this.plans.get(entries);
     if (plan === undefined) {
       plan = compile(entries);
       this.plans.set(entries, plan);
     }
-    return this.deliver(m, plan, null, groups);
+    return plan;
   }
 
   /**
@@ -132,14 +138,8 @@ export class Router {
    * group (broker/cluster/: a QoS 2 resend after its broker died, see BrokerCluster.redeliverAdopted).
    */
   deliverExcept(m: StoredMessage, skip: (s: Session) => boolean): number {
-    const entries = this.trie.match(m.topic);
-    if (entries.length === 0) return 0;
-    let plan = this.plans.get(entries);
-    if (plan === undefined) {
-      plan = compile(entries);
-      this.plans.set(entries, plan);
-    }
-    return this.deliver(m, plan, null, NO_GROUPS, skip);
+    const plan = this.planFor(m.topic);
+    return plan === undefined ? 0 : this.deliver(m, plan, null, NO_GROUPS, skip);
   }
 
   private deliver(
