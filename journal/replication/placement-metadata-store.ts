@@ -203,8 +203,16 @@ export class PlacementMetadataStore implements JournalMetadataStore {
     this.heartbeat = null;
     const self = this.self;
     this.self = null;
-    // A clean stop says so at once, so elections do not wait for the heartbeat timeout.
-    if (self !== null) await this.client.unregisterNode(NodeKind.JOURNAL, self.id).catch(() => undefined);
+    // A clean stop says so at once, so elections do not wait for the heartbeat timeout; with
+    // placement gone the stop does not wait for it (the heartbeat timeout then does the job).
+    if (self !== null) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.client.unregisterNode(NodeKind.JOURNAL, self.id).catch(() => undefined),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, 2000); }),
+      ]);
+      clearTimeout(timer);
+    }
     if (this.ownsClient) await this.client.close();
   }
 }

@@ -401,7 +401,10 @@ export class JournalNode {
     this.closed = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
-    await this.refreshing?.catch(() => undefined);
+    // A metadata refresh in flight waits on placement; with placement gone, stopping does not.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.refreshing?.catch(() => undefined), new Promise<void>((resolve) => { timer = setTimeout(resolve, 1000); })]);
+    clearTimeout(timer);
     await Promise.all([...this.opening.values()].map((p) => p.catch(() => null)));
     const replicas = [...this.replicas.values()];
     this.replicas.clear();
