@@ -197,3 +197,10 @@ export async function rawConnected(port: number, version: 4 | 5, fields: Record<
   if (code !== 0) throw new Error(`CONNACK refused with ${code}`);
   return c;
 }
+
+/** A process's state letter from /proc/<pid>/stat (R running, S sleeping, T stopped, ...). */
+export function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const end = stat.lastIndexOf(')');
+  return stat.slice(end + 2, end + 3);
+}

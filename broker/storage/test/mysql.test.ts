@@ -10,6 +10,7 @@ import { StorageError, type SessionRecord, type StorageOp, type StoredMessage } 
 import { KEY_LIMITS, LATEST_SCHEMA_VERSION, MIGRATIONS } from '../mysql-schema.js';
 import { parseMySqlUrl } from '../mysql-url.js';
 import { MySqlStorage } from '../mysql.js';
+import { processState, waitFor } from '../../test/helpers.js';
 import { StorageOpError } from '../storage-op-error.js';
 
 let server: MariaDbServer;
@@ -242,6 +243,8 @@ describe('mysql driver: a server that goes away', () => {
       await d.apply([{ op: 'session.put', session: session('c') }]);
       process.kill(db.pid, 'SIGSTOP');
       try {
+        // The signal is asynchronous: wait until the kernel reports the server stopped.
+        await waitFor(() => processState(db.pid) === 'T', 'the server to be stopped');
         const t0 = Date.now();
         const e = await d.apply([{ op: 'session.put', session: session('d') }]).then(() => null, (err: unknown) => err);
         expect(e).toBeInstanceOf(StorageError);

@@ -11,6 +11,7 @@ import { StorageError, type SessionRecord, type StorageOp, type StoredMessage } 
 import { batchKey, batchesDir, snapshotsDir } from '../s3-keys.js';
 import { minioObjectStore, type ObjectStore } from '../s3-object-store.js';
 import { S3Storage, type S3StorageOptions } from '../s3.js';
+import { processState, waitFor } from '../../test/helpers.js';
 
 let server: S3Server;
 let prefixes = 0;
@@ -263,6 +264,8 @@ describe('s3 driver: a server that goes away', () => {
       await d.apply([{ op: 'session.put', session: session('c') }]);
       process.kill(s3.pid, 'SIGSTOP');
       try {
+        // The signal is asynchronous: wait until the kernel reports the server stopped.
+        await waitFor(() => processState(s3.pid) === 'T', 'the server to be stopped');
         const t0 = Date.now();
         const e = await d.apply([{ op: 'session.put', session: session('d') }]).then(() => null, (err: unknown) => err);
         expect(e).toBeInstanceOf(StorageError);
