@@ -63,6 +63,11 @@ const RECENT_IDS = 200_000;
 
 const NO_FORWARD = Object.freeze({ brokers: 0, delegated: null });
 
+/** How `recent` remembers a forwarded QoS 2 exchange (publisher, packet id) until it is released. */
+function exchangeKey(origin: string, packetId: number): string {
+  return `q2\u0000${origin}\u0000${packetId}`;
+}
+
 /** An inter-broker link seen as a publisher by flow control: holding it defers its batches' acknowledgements. */
 class LinkInput implements PublishSource {
   private held = false;
@@ -109,6 +114,8 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
   private readonly recent = new RecentIds(RECENT_IDS);
   /** Per publisher: QoS 2 exchanges forwarded and not released yet (packet id -> brokers they went to). */
   private readonly openQos2 = new Map<string, Map<number, number[]>>();
+  /** Set while redeliverAdopted sends: the forwarded copies carry the redelivery flag. */
+  private redelivering = false;
   private readonly adoptions: Adoptions;
   /** Sessions being taken over from another broker: what that broker forwards meanwhile. */
   private readonly claims = new Set<{ from: number; batches: Array<{ seq: number; messages: StoredMessage[] }> }>();
@@ -405,6 +412,7 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     const pid = this.broker.currentPacketId;
     if (pid !== 0 && !retainOnly && m.origin !== undefined) {
       l.publisherPacketId = pid;
+      l.redelivery = this.redelivering;
       this.noteOpen(m.origin, pid, broker);
     }
     const batch = link.send(l);
@@ -437,10 +445,10 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
 
   redeliverAdopted(session: Session, m: StoredMessage, packetId: number): number {
     this.lastWaits = null;
-    const key = `q2\u0000${session.clientId}\u0000${packetId}`;
     let count = 0;
     // Here: unless the dead broker's forward reached this broker, every session but the ones it
     // held itself (they got the message in the same write as the packet id).
+    const key = exchangeKey(session.clientId, packetId);
     if (!this.recent.has(key)) {
       this.recent.add(key);
       const from = session.adoptedFrom;
@@ -448,16 +456,11 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     }
     // Elsewhere: each broker with a matching route decides the same way.
     this.broker.ensureId(m);
-    for (const b of this.routes.match(m.topic).brokers) {
-      const link = this.links.get(b);
-      if (link === undefined) continue;
-      const l = forwarded(m);
-      l.publisherPacketId = packetId;
-      l.redelivery = true;
-      (this.lastWaits ??= []).push(link.send(l));
-      this.noteOpen(session.clientId, packetId, b);
-      count++;
-    }
+    this.broker.currentPacketId = packetId;
+    this.redelivering = true;
+    for (const b of this.routes.match(m.topic).brokers) if (this.send(b, m, [], false)) count++;
+    this.redelivering = false;
+    this.broker.currentPacketId = 0;
     return count;
   }
 
@@ -501,18 +504,11 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     this.stats.batchesIn++;
     let list: Forwarded[];
     try {
-      list = batch.packed.length > 0 ? decodeForwarded(batch.packed) : [];
+      list = decodeForwarded(batch.packed);
     } catch (err: unknown) {
       this.log.warn('refusing a forwarded batch that does not decode', { from, error: err instanceof Error ? err.message : String(err) });
       done(err instanceof Error ? err : new Error(String(err)));
       return;
-    }
-    for (const l of batch.messages) {
-      const f = forwarded(fromLinkMessage(l), l.sharedGroups, l.retainOnly);
-      f.sharedOnly = l.sharedOnly;
-      f.publisherPacketId = l.publisherPacketId;
-      f.redelivery = l.redelivery;
-      list.push(f);
     }
     const router = this.broker.router;
     let input = this.inputs.get(from);
@@ -526,10 +522,10 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
     // cluster.max_unacked_bytes it pauses its own publishers.
     this.broker.currentPublisher = input;
     // Exchanges the sender closed first: a later message may reuse the packet id.
-    for (const k of batch.released) this.recent.delete(`q2\u0000${k}`);
+    for (const k of batch.released) this.recent.delete(`q2\u0000${k}`); // k is "origin\0packet id" (qos2Released)
     for (const l of list) {
       if (l.publisherPacketId !== 0 && l.message.origin !== undefined) {
-        const q2 = `q2\u0000${l.message.origin}\u0000${l.publisherPacketId}`;
+        const q2 = exchangeKey(l.message.origin, l.publisherPacketId);
         if (l.redelivery && this.recent.has(q2)) {
           this.stats.duplicatesIn++;
           continue;

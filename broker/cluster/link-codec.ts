@@ -6,7 +6,7 @@ import { create } from '@bufbuild/protobuf';
 import { LinkMessageSchema, type LinkMessage } from '../../proto/gen/broker_pb.js';
 import type { MessageProperties, QoS, StoredMessage } from '../storage/driver.js';
 
-export function toLinkMessage(m: StoredMessage, sharedGroups: string[], retainOnly: boolean, sharedOnly = false): LinkMessage {
+export function toLinkMessage(m: StoredMessage, sharedGroups: string[], retainOnly: boolean): LinkMessage {
   return create(LinkMessageSchema, {
     topic: m.topic,
     payload: m.payload,
@@ -19,7 +19,6 @@ export function toLinkMessage(m: StoredMessage, sharedGroups: string[], retainOn
     sharedGroups,
     retainOnly,
     id: m.id,
-    sharedOnly,
   });
 }
 

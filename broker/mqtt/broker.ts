@@ -15,7 +15,7 @@ import { Router, type SubEntry } from './router.js';
 import { Session, type OutMsg } from './session.js';
 import { RC } from './reason-codes.js';
 import type { ParsedFilter } from './topic.js';
-import { parseFilter, topicMatches } from './topic.js';
+import { parseFilter } from './topic.js';
 import { SecurityManager } from '../security/security-manager.js';
 import { defaultSecurityOptions } from '../security/security-options.js';
 
@@ -443,19 +443,7 @@ export class MqttBroker {
     const have = new Set<string>();
     for (const e of s.outboundEntries()) have.add(e.message.id);
     for (const m of messages) {
-      if (m.id !== '' && have.has(m.id)) continue;
-      let qos = -1;
-      let retain = false;
-      let subIds: number[] | undefined;
-      for (const sub of s.subs.values()) {
-        const parsed = parseFilter(sub.filter);
-        if (typeof parsed === 'string' || parsed.group !== undefined || !topicMatches(parsed.filter, m.topic)) continue;
-        if (sub.noLocal && m.origin === clientId) continue;
-        qos = Math.max(qos, Math.min(sub.qos, m.qos));
-        if (sub.retainAsPublished && m.retain) retain = true;
-        if (sub.subscriptionId !== undefined) (subIds ??= []).push(sub.subscriptionId);
-      }
-      if (qos >= 0) s.deliver(m, qos as QoS, retain, subIds, undefined);
+      if (m.id === '' || !have.has(m.id)) this.router.deliverExcept(m, (other) => other !== s);
     }
   }
 

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file broker.proto.
  */
 export const file_broker: GenFile = /*@__PURE__*/
-  fileDesc("Cgxicm9rZXIucHJvdG8SEnJvYnVzdG1xLmJyb2tlci52MSKaAgoLTGlua01lc3NhZ2USDQoFdG9waWMYASABKAkSDwoHcGF5bG9hZBgCIAEoDBILCgNxb3MYAyABKA0SDgoGcmV0YWluGAQgASgIEhIKCnByb3BlcnRpZXMYBSABKAkSFQoNY3JlYXRlZF9hdF9tcxgGIAEoARIVCg1leHBpcmVzX2F0X21zGAcgASgBEg4KBm9yaWdpbhgIIAEoCRIVCg1zaGFyZWRfZ3JvdXBzGAkgAygJEhMKC3JldGFpbl9vbmx5GAogASgIEgoKAmlkGAsgASgJEhMKC3NoYXJlZF9vbmx5GAwgASgIEhsKE3B1Ymxpc2hlcl9wYWNrZXRfaWQYDSABKA0SEgoKcmVkZWxpdmVyeRgOIAEoCCIwCgVIZWxsbxIRCglicm9rZXJfaWQYASABKAESFAoMY2x1c3Rlcl9uYW1lGAIgASgJInAKDEZvcndhcmRCYXRjaBILCgNzZXEYASABKAESMQoIbWVzc2FnZXMYAiADKAsyHy5yb2J1c3RtcS5icm9rZXIudjEuTGlua01lc3NhZ2USEAoIcmVsZWFzZWQYAyADKAkSDgoGcGFja2VkGAQgASgMIigKCkZvcndhcmRBY2sSCwoDc2VxGAEgASgBEg0KBWVycm9yGAIgASgJIjgKD1Rha2VvdmVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgBEhEKCWNsaWVudF9pZBgCIAEoCSJTChBUYWtlb3ZlclJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAESDQoFZm91bmQYAiABKAgSDQoFc3RhdGUYAyABKAwSDQoFZXJyb3IYBCABKAkiJQoPUmV0YWluZWRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAEiWQoQUmV0YWluZWRSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgBEjEKCG1lc3NhZ2VzGAIgAygLMh8ucm9idXN0bXEuYnJva2VyLnYxLkxpbmtNZXNzYWdlIpYDCglMaW5rRnJhbWUSKgoFaGVsbG8YASABKAsyGS5yb2J1c3RtcS5icm9rZXIudjEuSGVsbG9IABIxCgViYXRjaBgCIAEoCzIgLnJvYnVzdG1xLmJyb2tlci52MS5Gb3J3YXJkQmF0Y2hIABItCgNhY2sYAyABKAsyHi5yb2J1c3RtcS5icm9rZXIudjEuRm9yd2FyZEFja0gAEjcKCHRha2VvdmVyGAQgASgLMiMucm9idXN0bXEuYnJva2VyLnYxLlRha2VvdmVyUmVxdWVzdEgAEj8KD3Rha2VvdmVyX3Jlc3VsdBgFIAEoCzIkLnJvYnVzdG1xLmJyb2tlci52MS5UYWtlb3ZlclJlc3BvbnNlSAASNwoIcmV0YWluZWQYBiABKAsyIy5yb2J1c3RtcS5icm9rZXIudjEuUmV0YWluZWRSZXF1ZXN0SAASPwoPcmV0YWluZWRfcmVzdWx0GAcgASgLMiQucm9idXN0bXEuYnJva2VyLnYxLlJldGFpbmVkUmVzcG9uc2VIAEIHCgVmcmFtZTJWCgpCcm9rZXJMaW5rEkgKBExpbmsSHS5yb2J1c3RtcS5icm9rZXIudjEuTGlua0ZyYW1lGh0ucm9idXN0bXEuYnJva2VyLnYxLkxpbmtGcmFtZSgBMAFiBnByb3RvMw");
+  fileDesc("Cgxicm9rZXIucHJvdG8SEnJvYnVzdG1xLmJyb2tlci52MSLmAQoLTGlua01lc3NhZ2USDQoFdG9waWMYASABKAkSDwoHcGF5bG9hZBgCIAEoDBILCgNxb3MYAyABKA0SDgoGcmV0YWluGAQgASgIEhIKCnByb3BlcnRpZXMYBSABKAkSFQoNY3JlYXRlZF9hdF9tcxgGIAEoARIVCg1leHBpcmVzX2F0X21zGAcgASgBEg4KBm9yaWdpbhgIIAEoCRIVCg1zaGFyZWRfZ3JvdXBzGAkgAygJEhMKC3JldGFpbl9vbmx5GAogASgIEgoKAmlkGAsgASgJSgQIDBANSgQIDRAOSgQIDhAPIjAKBUhlbGxvEhEKCWJyb2tlcl9pZBgBIAEoARIUCgxjbHVzdGVyX25hbWUYAiABKAkiQwoMRm9yd2FyZEJhdGNoEgsKA3NlcRgBIAEoARIQCghyZWxlYXNlZBgDIAMoCRIOCgZwYWNrZWQYBCABKAxKBAgCEAMiKAoKRm9yd2FyZEFjaxILCgNzZXEYASABKAESDQoFZXJyb3IYAiABKAkiOAoPVGFrZW92ZXJSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAESEQoJY2xpZW50X2lkGAIgASgJIlMKEFRha2VvdmVyUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoARINCgVmb3VuZBgCIAEoCBINCgVzdGF0ZRgDIAEoDBINCgVlcnJvchgEIAEoCSIlCg9SZXRhaW5lZFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoASJZChBSZXRhaW5lZFJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAESMQoIbWVzc2FnZXMYAiADKAsyHy5yb2J1c3RtcS5icm9rZXIudjEuTGlua01lc3NhZ2UilgMKCUxpbmtGcmFtZRIqCgVoZWxsbxgBIAEoCzIZLnJvYnVzdG1xLmJyb2tlci52MS5IZWxsb0gAEjEKBWJhdGNoGAIgASgLMiAucm9idXN0bXEuYnJva2VyLnYxLkZvcndhcmRCYXRjaEgAEi0KA2FjaxgDIAEoCzIeLnJvYnVzdG1xLmJyb2tlci52MS5Gb3J3YXJkQWNrSAASNwoIdGFrZW92ZXIYBCABKAsyIy5yb2J1c3RtcS5icm9rZXIudjEuVGFrZW92ZXJSZXF1ZXN0SAASPwoPdGFrZW92ZXJfcmVzdWx0GAUgASgLMiQucm9idXN0bXEuYnJva2VyLnYxLlRha2VvdmVyUmVzcG9uc2VIABI3CghyZXRhaW5lZBgGIAEoCzIjLnJvYnVzdG1xLmJyb2tlci52MS5SZXRhaW5lZFJlcXVlc3RIABI/Cg9yZXRhaW5lZF9yZXN1bHQYByABKAsyJC5yb2J1c3RtcS5icm9rZXIudjEuUmV0YWluZWRSZXNwb25zZUgAQgcKBWZyYW1lMlYKCkJyb2tlckxpbmsSSAoETGluaxIdLnJvYnVzdG1xLmJyb2tlci52MS5MaW5rRnJhbWUaHS5yb2J1c3RtcS5icm9rZXIudjEuTGlua0ZyYW1lKAEwAWIGcHJvdG8z");
 
 /**
  * One application message as the publishing broker routed it.
@@ -92,31 +92,6 @@ export type LinkMessage = Message<"robustmq.broker.v1.LinkMessage"> & {
    * @generated from field: string id = 11;
    */
   id: string;
-
-  /**
-   * true: a shared-subscription message whose member left before acknowledging it; the receiver
-   * gives it to one member of `shared_groups` and to nobody else.
-   *
-   * @generated from field: bool shared_only = 12;
-   */
-  sharedOnly: boolean;
-
-  /**
-   * QoS 2 from a client: the publisher's packet id (0 otherwise). With `origin` it names the QoS 2
-   * exchange; the receiver remembers it until the sender's `released` says the exchange is over.
-   *
-   * @generated from field: uint32 publisher_packet_id = 13;
-   */
-  publisherPacketId: number;
-
-  /**
-   * A QoS 2 PUBLISH resent by its client after its broker died and was adopted: the dead broker
-   * may or may not have forwarded it here; the receiver routes it only if it does not remember
-   * the exchange (origin, publisher_packet_id).
-   *
-   * @generated from field: bool redelivery = 14;
-   */
-  redelivery: boolean;
 };
 
 /**
@@ -158,11 +133,6 @@ export type ForwardBatch = Message<"robustmq.broker.v1.ForwardBatch"> & {
   seq: number;
 
   /**
-   * @generated from field: repeated robustmq.broker.v1.LinkMessage messages = 2;
-   */
-  messages: LinkMessage[];
-
-  /**
    * QoS 2 exchanges ("origin\0packet id") whose PUBREL the sender has stored: forget them.
    *
    * @generated from field: repeated string released = 3;
@@ -170,9 +140,8 @@ export type ForwardBatch = Message<"robustmq.broker.v1.ForwardBatch"> & {
   released: string[];
 
   /**
-   * The messages in the broker's own compact encoding (broker/cluster/link-batch-codec.ts),
-   * which is what brokers send: per-message protobuf costs more than the rest of the hop.
-   * `messages` is read too (in that order), for a sender that fills it.
+   * The messages in the broker's own compact encoding (broker/cluster/link-batch-codec.ts):
+   * per-message protobuf cost more than the rest of the hop.
    *
    * @generated from field: bytes packed = 4;
    */
