@@ -49,6 +49,7 @@ import {
   outboundMessageId,
 } from './record-codec.js';
 import { validateBatch } from './validate-batch.js';
+import { DriverLifecycle } from './driver-lifecycle.js';
 
 export interface LevelDbStorageOptions {
   /** Directory of the database; created when missing. */
@@ -91,18 +92,13 @@ export class LevelDbStorage implements StorageDriver {
   readonly name = 'leveldb';
   readonly path: string;
   private readonly sync: boolean;
-  private db: Db | null = null;
-  private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
-  private closing: Promise<void> | null = null;
+  private readonly life: DriverLifecycle<Db>;
   /** Client ids that have a session record (validation needs them without a read). */
   private readonly sessions = new Set<string>();
   /** Message id -> number of outbound entries referencing it; only ids with a stored body. */
   private readonly refs = new Map<string, number>();
   /** Client id -> an upper bound of its outbound seqs, so appends need no read. */
   private readonly maxSeq = new Map<string, number>();
-  /** apply() calls run one after another, in call order: each reads, plans, then writes. */
-  private tail: Promise<void> = Promise.resolve();
-  private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(opts: LevelDbStorageOptions) {
     if (typeof opts?.path !== 'string' || opts.path === '') {
@@ -113,62 +109,32 @@ export class LevelDbStorage implements StorageDriver {
     }
     this.path = resolve(opts.path);
     this.sync = opts.sync ?? false;
+    this.life = new DriverLifecycle(`leveldb storage at ${this.path}`);
   }
 
-  async open(): Promise<void> {
-    if (this.state === 'open') return;
-    if (this.state === 'opening' || this.state === 'closing') {
-      throw new StorageError(`leveldb storage at ${this.path}: open() while ${this.state}`);
-    }
-    this.state = 'opening';
-    const db: Db = new ClassicLevel<string, Buffer>(this.path, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
-    try {
-      await mkdir(this.path, { recursive: true });
-      await db.open();
-      await this.load(db);
-    } catch (e: unknown) {
-      await db.close().catch(() => undefined);
-      this.state = 'closed';
-      throw new StorageError(`cannot open leveldb storage at ${this.path}: ${describe(e)}`, { cause: e });
-    }
-    this.db = db;
-    this.state = 'open';
+  open(): Promise<void> {
+    return this.life.open(async () => {
+      const db: Db = new ClassicLevel<string, Buffer>(this.path, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+      try {
+        await mkdir(this.path, { recursive: true });
+        await db.open();
+        await this.load(db);
+      } catch (e: unknown) {
+        await db.close().catch(() => undefined);
+        throw new StorageError(`cannot open leveldb storage at ${this.path}: ${describe(e)}`, { cause: e });
+      }
+      return db;
+    });
   }
 
   /** Waits for every apply() and read in progress, then closes the database. Idempotent. */
   close(): Promise<void> {
-    if (this.closing !== null) return this.closing;
-    const db = this.db;
-    if (this.state !== 'open' || db === null) {
-      if (this.state === 'new') this.state = 'closed';
-      return Promise.resolve();
-    }
-    this.state = 'closing';
-    this.closing = (async () => {
-      try {
-        await Promise.allSettled([...this.inflight]);
-        await db.close();
-      } catch (e: unknown) {
-        throw new StorageError(`leveldb storage at ${this.path}: close failed: ${describe(e)}`, { cause: e });
-      } finally {
-        this.db = null;
-        this.state = 'closed';
-        this.closing = null;
-      }
-    })();
-    return this.closing;
+    return this.life.close((db) => db.close(), describe);
   }
 
+  /** apply() calls run one after another, in call order: each reads, plans, then writes. */
   apply(ops: readonly StorageOp[]): Promise<void> {
-    let db: Db;
-    try {
-      db = this.requireOpen('apply');
-    } catch (e: unknown) {
-      return Promise.reject(e);
-    }
-    const run = this.tail.then(() => this.applyNow(db, ops));
-    this.tail = run.catch(() => undefined);
-    return this.track(run);
+    return this.life.serial('apply', (db) => this.applyNow(db, ops));
   }
 
   listSessions(): Promise<SessionRecord[]> {
@@ -282,31 +248,8 @@ export class LevelDbStorage implements StorageDriver {
     });
   }
 
-  private requireOpen(call: string): Db {
-    if (this.state !== 'open' || this.db === null) {
-      const why = this.state === 'new' ? 'not yet open' : this.state;
-      throw new StorageError(`leveldb storage at ${this.path}: ${call}() called while ${why}`);
-    }
-    return this.db;
-  }
-
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.inflight.add(p);
-    const done = (): void => {
-      this.inflight.delete(p);
-    };
-    p.then(done, done);
-    return p;
-  }
-
   private read<T>(call: string, body: (db: Db) => Promise<T>): Promise<T> {
-    let db: Db;
-    try {
-      db = this.requireOpen(call);
-    } catch (e: unknown) {
-      return Promise.reject(e);
-    }
-    return this.track(
+    return this.life.run(call, (db) =>
       body(db).catch((e: unknown) => {
         if (e instanceof StorageError) throw e;
         throw new StorageError(`leveldb storage at ${this.path}: ${call}() failed: ${describe(e)}`, { cause: e });

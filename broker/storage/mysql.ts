@@ -52,6 +52,7 @@ import { cloneMessage } from './clone-records.js';
 import { parseMySqlUrl, type MySqlTarget } from './mysql-url.js';
 import { StorageOpError } from './storage-op-error.js';
 import { validateBatch } from './validate-batch.js';
+import { DriverLifecycle } from './driver-lifecycle.js';
 
 export interface MySqlStorageOptions {
   /** mysql://user:password@host:port/database; the database must exist. */
@@ -107,11 +108,7 @@ export class MySqlStorage implements StorageDriver {
   private readonly target: MySqlTarget;
   private readonly timeoutMs: number;
   private readonly connectionLimit: number;
-  private pool: Pool | null = null;
-  private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
-  private closing: Promise<void> | null = null;
-  private tail: Promise<void> = Promise.resolve();
-  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly life: DriverLifecycle<Pool>;
 
   constructor(opts: MySqlStorageOptions) {
     if (typeof opts?.url !== 'string' || opts.url === '') {
@@ -119,6 +116,7 @@ export class MySqlStorage implements StorageDriver {
     }
     this.target = parseMySqlUrl(opts.url);
     this.label = this.target.label;
+    this.life = new DriverLifecycle(`mysql storage at ${this.label}`);
     this.timeoutMs = opts.timeoutMs ?? 20_000;
     this.connectionLimit = opts.connectionLimit ?? 4;
     if (!Number.isInteger(this.timeoutMs) || this.timeoutMs <= 0) throw new TypeError('MySqlStorage: timeoutMs must be a positive integer');
@@ -127,12 +125,11 @@ export class MySqlStorage implements StorageDriver {
     }
   }
 
-  async open(): Promise<void> {
-    if (this.state === 'open') return;
-    if (this.state === 'opening' || this.state === 'closing') {
-      throw new StorageError(`mysql storage at ${this.label}: open() while ${this.state}`);
-    }
-    this.state = 'opening';
+  open(): Promise<void> {
+    return this.life.open(() => this.connect());
+  }
+
+  private async connect(): Promise<Pool> {
     const t = this.target;
     const pool = createPool({
       host: t.host,
@@ -153,48 +150,19 @@ export class MySqlStorage implements StorageDriver {
       await this.migrate(pool);
     } catch (e: unknown) {
       await pool.end().catch(() => undefined);
-      this.state = 'closed';
       if (e instanceof StorageError) throw e;
       throw new StorageError(`cannot open mysql storage at ${this.label}: ${describe(e)}`, { cause: e });
     }
-    this.pool = pool;
-    this.state = 'open';
+    return pool;
   }
 
   /** Waits for every apply() and read in progress, then closes the pool. Idempotent. */
   close(): Promise<void> {
-    if (this.closing !== null) return this.closing;
-    const pool = this.pool;
-    if (this.state !== 'open' || pool === null) {
-      if (this.state === 'new') this.state = 'closed';
-      return Promise.resolve();
-    }
-    this.state = 'closing';
-    this.closing = (async () => {
-      try {
-        await Promise.allSettled([...this.inflight]);
-        await pool.end();
-      } catch (e: unknown) {
-        throw new StorageError(`mysql storage at ${this.label}: close failed: ${describe(e)}`, { cause: e });
-      } finally {
-        this.pool = null;
-        this.state = 'closed';
-        this.closing = null;
-      }
-    })();
-    return this.closing;
+    return this.life.close((pool) => pool.end(), describe);
   }
 
   apply(ops: readonly StorageOp[]): Promise<void> {
-    let pool: Pool;
-    try {
-      pool = this.requireOpen('apply');
-    } catch (e: unknown) {
-      return Promise.reject(e);
-    }
-    const run = this.tail.then(() => this.applyWithRetry(pool, ops));
-    this.tail = run.catch(() => undefined);
-    return this.track(run);
+    return this.life.serial('apply', (pool) => this.applyWithRetry(pool, ops));
   }
 
   listSessions(): Promise<SessionRecord[]> {
@@ -281,22 +249,6 @@ export class MySqlStorage implements StorageDriver {
 
   // -------------------------------------------------------------------------------------------
 
-  private requireOpen(call: string): Pool {
-    if (this.state !== 'open' || this.pool === null) {
-      const why = this.state === 'new' ? 'not yet open' : this.state;
-      throw new StorageError(`mysql storage at ${this.label}: ${call}() called while ${why}`);
-    }
-    return this.pool;
-  }
-
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.inflight.add(p);
-    const done = (): void => {
-      this.inflight.delete(p);
-    };
-    p.then(done, done);
-    return p;
-  }
 
   /** A pooled connection with this driver's session settings (applied once per connection). */
   private async connection(pool: Pool): Promise<PoolConnection> {
@@ -318,13 +270,7 @@ export class MySqlStorage implements StorageDriver {
 
   /** Runs a read on one connection; a connection that failed is discarded, not reused. */
   private read<T>(call: string, body: (conn: PoolConnection) => Promise<T>): Promise<T> {
-    let pool: Pool;
-    try {
-      pool = this.requireOpen(call);
-    } catch (e: unknown) {
-      return Promise.reject(e);
-    }
-    return this.track(
+    return this.life.run(call, (pool) =>
       (async () => {
         let conn: PoolConnection;
         try {
