@@ -10,23 +10,7 @@
 # The brokers keep their sessions in the journal nodes (storage.driver = "journal", one shard
 # prefix per broker, three replicas): kill a broker and the other adopts its sessions.
 # Data goes to ./data/cluster/ under the repository; delete it to start afresh.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-if [ ! -f dist/bin/broker.js ] || [ ! -f dist/bin/placement.js ] || [ ! -f dist/bin/journal.js ]; then
-  npm run build
-fi
-pids=()
-stop() {
-  trap - INT TERM
-  # Brokers first (they unregister from placement), placement last.
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; wait "${pids[$i]}" 2>/dev/null || true; done
-}
-trap stop INT TERM
-start() {
-  local bin=$1 name=$2
-  node "dist/bin/$bin.js" start --config "config/cluster/$name.toml" 2> >(sed -u "s/^/[$name] /" >&2) &
-  pids+=("$!")
-}
+source "$(dirname "$0")/nodes.sh"
 for i in 1 2 3; do start placement "placement-$i"; done
 for i in 1 2 3; do start journal "journal-$i"; done
 # The brokers open their journal shards at start-up: give the journal nodes a moment to register.

@@ -10,21 +10,7 @@
 #   robust-ctl journal read --shard events --placement 127.0.0.1:1228
 #
 # Data goes to ./data/cluster/journal-N under the repository; delete it to start afresh.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-if [ ! -f dist/bin/journal.js ]; then
-  npm run build
-fi
-pids=()
-stop() {
-  trap - INT TERM
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait
-}
-trap stop INT TERM
-for i in 1 2 3; do
-  node dist/bin/journal.js start --config "config/cluster/journal-$i.toml" 2> >(sed -u "s/^/[journal-$i] /" >&2) &
-  pids+=("$!")
-done
+source "$(dirname "$0")/nodes.sh"
+for i in 1 2 3; do start journal "journal-$i"; done
 echo "journal cluster: pids ${pids[*]}; Ctrl-C stops it" >&2
 wait
