@@ -13,6 +13,7 @@ import type { Logger } from '../../common/log.js';
 import { CodedError } from '../../common/errors.js';
 import type { PlacementClient } from '../../placement/client/placement-client.js';
 import type { ForwardBatch } from '../../proto/gen/broker_pb.js';
+import { ObjectKind, type Session as SessionObject } from '../../proto/gen/placement_pb.js';
 import type { ClusterSessions, MqttBroker } from '../mqtt/broker.js';
 import type { Connection, PublishSource } from '../mqtt/connection.js';
 import type { Session } from '../mqtt/session.js';
@@ -226,24 +227,30 @@ export class BrokerCluster implements ClusterRouting, ClusterSessions {
    * published is dropped here.
    */
   private async adoptStoredSessions(wasAdopted: boolean): Promise<void> {
+    if (this.broker.sessions.size === 0) return;
+    // One listing rather than a read per stored session: start-up with many sessions stays one round trip.
+    const placed = new Map<string, SessionObject>();
+    for (const o of (await this.placement.listObjects(ObjectKind.SESSION)).objects) {
+      if (o.object?.object.case === 'session') placed.set(o.object.object.value.clientId, o.object.object.value);
+    }
     for (const s of [...this.broker.sessions.values()]) {
-      const cur = await this.placement.getObject({ case: 'session', value: { clientId: s.clientId } });
-      const v = cur?.object?.object.case === 'session' ? cur.object.object.value : undefined;
+      const v = placed.get(s.clientId);
       if ((v !== undefined && v.brokerId !== this.options.brokerId) || (v === undefined && wasAdopted)) {
         this.owned.delete(s.clientId);
         this.broker.exportSession(s.clientId);
         continue;
       }
       this.owned.add(s.clientId);
-      const meta = v === undefined ? undefined : decodeSessionMeta(v.data);
-      if (s.will !== null && meta !== undefined && meta.will === null) this.broker.dropWill(s.clientId);
       if (v === undefined) {
         const data = encodeSessionMeta({ will: s.will, expiryInterval: s.expiryInterval });
         if (s.will !== null) this.willsPlaced.add(s.clientId);
         await this.placement.putObject({ case: 'session', value: { clientId: s.clientId, brokerId: this.options.brokerId, connected: false, lastChangeMs: Date.now(), sessionExpiryS: s.expiryInterval, data } });
-      } else if (meta?.will !== null && meta !== undefined) {
-        this.willsPlaced.add(s.clientId);
+        continue;
       }
+      const meta = decodeSessionMeta(v.data);
+      if (meta === undefined) continue;
+      if (meta.will !== null) this.willsPlaced.add(s.clientId);
+      else if (s.will !== null) this.broker.dropWill(s.clientId);
     }
   }
 
